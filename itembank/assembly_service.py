@@ -1,0 +1,153 @@
+"""Assembly services for the web app: bank rows -> pure Bank, preview (stored on the exam), freeze into a paper."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from exam.delivery.models import Exam, PaperItem
+from exam.validation import Problem, ValidationFailed
+from itembank.assembly.check import check_forms
+from itembank.assembly.io import AssemblyInputError, parse_spec, result_to_json
+from itembank.assembly.model import Bank, Item, Spec
+from itembank.assembly.solver import assemble, line_supply
+from itembank.models import Item as ItemRow
+
+SETTINGS_KEY = "assembly"
+DEFAULT_SPEC = """forms: 2
+length: 10
+objective: maximin_info
+thetas: [-1, 0, 1]
+max_overlap: 0
+constraints:
+  - {attribute: type, value: single_choice, min: 4}
+  - {attribute: level, value: "5", max: 3}
+time_limit: 10
+"""
+
+
+def bank_from_db(session: Session, bank_id: int) -> tuple[Bank, dict[str, ItemRow]]:
+    """Active items with a current version as a pure Bank (item_id = the row id as text), plus the rows."""
+    rows = session.scalars(
+        select(ItemRow)
+        .where(ItemRow.bank_id == bank_id, ItemRow.status == "active", ItemRow.current_version_id.is_not(None))
+        .options(selectinload(ItemRow.knowledge_points), selectinload(ItemRow.current_version))
+        .order_by(ItemRow.id)
+    ).all()
+    items = []
+    for r in rows:
+        v = r.current_version
+        attrs: dict[str, tuple[str, ...]] = {"level": (str(r.level),)}
+        if r.knowledge_points:
+            attrs["knowledge_point"] = tuple(kp.code for kp in r.knowledge_points)
+        if r.cognitive_level:
+            attrs["cognitive_level"] = (r.cognitive_level,)
+        if r.tags:
+            attrs["tag"] = tuple(str(t) for t in r.tags)
+        calibrated = r.irt_a is not None and r.irt_b is not None and r.irt_model not in ("grm", "gpcm")
+        items.append(
+            Item(
+                item_id=str(r.id),
+                a=r.irt_a if calibrated else None,
+                b=r.irt_b if calibrated else None,
+                c=(r.irt_c or 0.0) if calibrated else 0.0,
+                type=str(r.type.value if hasattr(r.type, "value") else r.type),
+                points=float(v.points) if v else 1.0,
+                seconds=float(v.seconds) if v else 0.0,
+                attributes=attrs,
+                uses=r.exposure_count or 0,
+            )
+        )
+    return Bank(tuple(items)), {str(r.id): r for r in rows}
+
+
+def parse_spec_text(text: str) -> tuple[Spec, dict[str, float]]:
+    """SPEC YAML from the editor; every problem becomes a ValidationFailed naming the field."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ValidationFailed.of(
+            "The blueprint is not valid YAML.", [Problem("spec", str(exc).splitlines()[0])]
+        ) from exc
+    try:
+        return parse_spec(data, "blueprint")
+    except AssemblyInputError as exc:
+        problems = [Problem(p.field, f"{p.where}: {p.reason}", value=p.value) for p in exc.problems]
+        raise ValidationFailed.of("The blueprint has problems.", problems) from exc
+
+
+def supply(session: Session, exam: Exam, text: str) -> list[dict[str, Any]]:
+    """How many bank items fit each blueprint line (for the live editor)."""
+    spec, _ = parse_spec_text(text)
+    bank, _ = bank_from_db(session, _bank_id(exam))
+    counts = line_supply(bank, spec)
+    return [
+        {"line": n, "label": c.label(), "min": c.min, "max": c.max, "on": c.on, "bank": counts[n - 1]}
+        for n, c in enumerate(spec.constraints, start=1)
+    ]
+
+
+def _bank_id(exam: Exam) -> int:
+    if exam.bank_id is None:
+        raise ValidationFailed.of("This exam has no item bank.", [Problem("bank_id", "choose a bank for the exam")])
+    return exam.bank_id
+
+
+def preview(session: Session, exam: Exam, text: str, *, time_limit: float | None = None) -> dict[str, Any]:
+    """Assemble from the exam's bank and keep the result (and the blueprint) on the exam for review."""
+    if exam.frozen_at is not None:
+        raise ValidationFailed.of("The paper is frozen.", [Problem("exam", "a frozen paper cannot be reassembled")])
+    spec, options = parse_spec_text(text)
+    bank, _ = bank_from_db(session, _bank_id(exam))
+    limit = min(options["time_limit"], 60.0) if time_limit is None else time_limit
+    result = assemble(bank, spec, time_limit=limit, gap=options["gap"])
+    stored = {"spec": text, "result": result_to_json(result)}
+    exam.settings = {**(exam.settings or {}), SETTINGS_KEY: stored}  # reassigned so the JSON change is saved
+    session.flush()
+    return stored
+
+
+def use_forms(session: Session, exam: Exam) -> int:
+    """Freeze the previewed forms into the exam's paper (one form number per form); returns the item count.
+
+    The forms are checked again against the bank as it is now, since items may have changed since the preview.
+    With several forms each student receives one, and item and option order are shuffled per student.
+    """
+    stored = (exam.settings or {}).get(SETTINGS_KEY)
+    if exam.frozen_at is not None:
+        raise ValidationFailed.of("The paper is frozen.", [Problem("exam", "a frozen paper cannot be replaced")])
+    if not stored or stored["result"]["status"] not in ("optimal", "feasible") or not stored["result"]["forms"]:
+        raise ValidationFailed.of("Nothing to use.", [Problem("forms", "assemble a preview with forms first")])
+    spec, _ = parse_spec_text(stored["spec"])
+    bank, rows = bank_from_db(session, _bank_id(exam))
+    forms = [f["items"] for f in stored["result"]["forms"]]
+    violations = check_forms(bank, spec, forms)
+    if violations:
+        problems = [Problem("forms", str(v.params.get("detail")), value=v.params.get("rule")) for v in violations]
+        raise ValidationFailed.of("The bank changed; assemble again.", problems)
+    for p in list(exam.paper_items):
+        session.delete(p)
+    session.flush()
+    count = 0
+    for form_no, ids in enumerate(forms, start=1):
+        for pos, iid in enumerate(ids, start=1):
+            row = rows[iid]
+            session.add(
+                PaperItem(
+                    exam_id=exam.id,
+                    form_no=form_no,
+                    position=pos,
+                    item_version_id=row.current_version_id,
+                    points=float(row.current_version.points),
+                )
+            )
+            count += 1
+    if len(forms) > 1:
+        exam.shuffle_items = True
+        exam.shuffle_options = True
+    session.flush()
+    session.expire(exam, ["paper_items"])
+    return count

@@ -1,0 +1,101 @@
+"""Our own one-row-per-item template in JSON and CSV (PURE).
+
+Columns: source_id, type, stem, options (JSON list of {key, text}), key (JSON in the canonical key format),
+points, seconds, knowledge_points ("|"-separated paths), level, tags ("|"-separated), explanation,
+settings (JSON object). In JSON files the same fields are native values of one object per item.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import asdict
+from typing import Any
+
+from itembank.formats.aiken import decode_text
+from itembank.formats.model import ImportResult, ItemDraft
+
+COLUMNS = ["source_id", "type", "stem", "options", "key", "points", "seconds", "knowledge_points", "level",
+           "tags", "explanation", "settings"]
+_JSON_COLUMNS = {"options", "key", "settings"}
+_LIST_COLUMNS = {"knowledge_points", "tags"}
+
+
+def _draft(rec: dict[str, Any]) -> ItemDraft:
+    seconds = rec.get("seconds")
+    return ItemDraft(source_id=str(rec["source_id"]), type=str(rec["type"]), stem=str(rec["stem"]),
+                     options=list(rec.get("options") or []), key=rec.get("key"),
+                     points=float(rec.get("points") or 1.0),
+                     seconds=int(seconds) if seconds not in (None, "") else None,
+                     knowledge_points=list(rec.get("knowledge_points") or []), level=rec.get("level") or None,
+                     tags=list(rec.get("tags") or []), explanation=rec.get("explanation") or None,
+                     settings=dict(rec.get("settings") or {}))
+
+
+def read_json(data: bytes) -> ImportResult:
+    """Read a JSON list of item objects; a bad item is rejected naming its index and problem."""
+    result = ImportResult()
+    try:
+        records = json.loads(decode_text(data))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not valid JSON: line {exc.lineno} column {exc.colno}: {exc.msg}") from exc
+    if not isinstance(records, list):
+        raise ValueError("JSON item file must be a list of item objects")
+    for i, rec in enumerate(records):
+        try:
+            result.drafts.append(_draft(rec))
+        except (KeyError, TypeError, ValueError) as exc:
+            result.rejected.append({"item": f"#{i + 1}", "reason": f"item {i + 1}: {exc!r}"})
+    return result
+
+
+def read_csv(data: bytes) -> ImportResult:
+    """Read the CSV template; a bad row is rejected naming its row number, column and value."""
+    result = ImportResult()
+    reader = csv.DictReader(io.StringIO(decode_text(data)))
+    missing = {"source_id", "type", "stem"} - set(reader.fieldnames or [])
+    if missing:
+        raise ValueError(f"CSV header lacks columns {sorted(missing)}")
+    for row_no, row in enumerate(reader, start=2):
+        rec: dict[str, Any] = dict(row)
+        try:
+            for col in _JSON_COLUMNS:
+                if rec.get(col):
+                    try:
+                        rec[col] = json.loads(rec[col])
+                    except json.JSONDecodeError as exc:
+                        raise ValueError(f"column {col}: value {rec[col]!r} is not JSON") from exc
+            for col in _LIST_COLUMNS:
+                rec[col] = [p.strip() for p in (rec.get(col) or "").split("|") if p.strip()]
+            result.drafts.append(_draft(rec))
+        except (KeyError, TypeError, ValueError) as exc:
+            result.rejected.append({"item": rec.get("source_id") or f"row {row_no}",
+                                    "reason": f"row {row_no}: {exc}"})
+    return result
+
+
+def _record(d: ItemDraft) -> dict[str, Any]:
+    rec = asdict(d)
+    rec.pop("assets")
+    return rec
+
+
+def write_json(drafts: list[ItemDraft]) -> bytes:
+    """Write drafts as the JSON template (assets are not carried by this format)."""
+    return json.dumps([_record(d) for d in drafts], ensure_ascii=False, indent=1).encode("utf-8")
+
+
+def write_csv(drafts: list[ItemDraft]) -> bytes:
+    """Write drafts as the CSV template, UTF-8 with BOM so Excel opens Chinese text correctly."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=COLUMNS)
+    writer.writeheader()
+    for d in drafts:
+        rec = _record(d)
+        for col in _JSON_COLUMNS:
+            rec[col] = json.dumps(rec[col], ensure_ascii=False)
+        for col in _LIST_COLUMNS:
+            rec[col] = "|".join(rec[col])
+        writer.writerow(rec)
+    return buf.getvalue().encode("utf-8-sig")
