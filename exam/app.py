@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Flask, g, request
 from flask_babel import get_locale
+from flask_babel import gettext as _
 from flask_wtf.csrf import generate_csrf
 
 from exam import i18n
@@ -28,6 +29,7 @@ BLUEPRINTS = [
 # flask-smorest blueprints mounted under /api/v1 (they appear in the OpenAPI document).
 API_BLUEPRINTS = [
     "exam.api:blp",
+    "exam.delivery.api:blp",
 ]
 # Click groups and commands of `exam ...`; file-mode commands work without a database.
 COMMANDS = [
@@ -82,6 +84,7 @@ def create_app(config: object | None = None) -> Flask:
 
     login_manager.user_loader(load_user)
     login_manager.login_view = "auth.login"
+    login_manager.unauthorized_handler(_unauthorized)
 
     for spec in BLUEPRINTS:
         app.register_blueprint(_resolve(spec))
@@ -113,6 +116,17 @@ def _import_models() -> None:
     """Import every models module so metadata (and Alembic autogenerate) sees all tables."""
     for module in MODEL_MODULES:
         importlib.import_module(module)
+
+
+def _unauthorized() -> Any:
+    """API callers get a 401 in the error shape; page loads go to the sign-in form and come back."""
+    from flask import redirect, url_for
+
+    from exam.errors import error_response, wants_json
+
+    if wants_json():
+        return error_response(401, "unauthorized", _("Sign in first."))
+    return redirect(url_for("auth.login", next=request.full_path))
 
 
 MODEL_MODULES = [

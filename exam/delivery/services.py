@@ -409,3 +409,33 @@ def results_visible(exam: Exam, now: datetime | None = None) -> bool:
     if exam.results_policy is ResultsPolicy.MANUAL:
         return exam.results_released
     return False
+
+
+def sitting_result(sitting: Sitting, now: datetime | None = None) -> dict[str, Any]:
+    """A sitting's outcome for its student: scores only when the exam's policy allows, never the keys."""
+    visible = sitting.state is SittingState.SUBMITTED and results_visible(sitting.exam, now)
+    responses = {r.paper_item_id: r for r in sitting.responses}
+    items = []
+    if visible:
+        for number, pid in enumerate(sitting.item_order, start=1):
+            response = responses.get(pid)
+            items.append(
+                {
+                    "number": number,
+                    "answered": response is not None and not rules.is_blank_answer(response.answer),
+                    "score": response.score if response else None,
+                    "max_score": response.max_score if response else None,
+                    "pending": response is not None and response.score is None,
+                }
+            )
+    return {
+        "sitting_id": sitting.id,
+        "state": sitting.state.value,
+        "submitted_at": sitting.submitted_at,
+        "submitted_by": sitting.submitted_by,
+        "visible": visible,
+        "score": sitting.score if visible else None,
+        "max_score": sitting.max_score if visible else None,
+        "needs_marking": sitting.needs_marking,
+        "items": items,
+    }
