@@ -96,3 +96,42 @@ def expire_command() -> None:
     count = expire_overdue(db.session)
     db.session.commit()
     click.echo(f"submitted {count} overdue sitting(s)")
+
+
+@users_group.command("import-roster")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="Check every row and report; create nothing.")
+@click.option(
+    "--passwords-out",
+    type=click.Path(dir_okay=False, writable=True),
+    help="CSV to write the generated initial passwords to (rows without a password column get one).",
+)
+@with_appcontext
+def import_roster_command(path: str, dry_run: bool, passwords_out: str | None) -> None:
+    """Create student accounts from a CSV/XLSX roster (username, name, class, optional password, email)."""
+    import csv
+    from pathlib import Path
+
+    from exam.auth.services import import_roster
+    from exam.validation import ValidationFailed
+
+    try:
+        created = import_roster(db.session, Path(path).name, Path(path).read_bytes())
+    except ValidationFailed as err:
+        db.session.rollback()
+        raise click.ClickException(str(err)) from err
+    if dry_run:
+        db.session.rollback()
+        click.echo(f"dry run: {len(created)} students would be created; nothing was stored")
+        return
+    db.session.commit()
+    generated = [(u.username, pw) for u, pw in created if pw]
+    if passwords_out:
+        with open(passwords_out, "w", newline="", encoding="utf-8-sig") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["username", "initial_password"])
+            writer.writerows(generated)
+    click.echo(
+        f"created {len(created)} students"
+        + (f"; {len(generated)} initial passwords in {passwords_out}" if passwords_out else "")
+    )

@@ -56,3 +56,59 @@ def create_user(
     session.add(user)
     session.flush()
     return user
+
+
+def _initial_password() -> str:
+    """A readable one-time password for a new student (no 0/O/1/l confusion)."""
+    import secrets
+
+    alphabet = "abcdefghjkmnpqrstuvwxyz23456789"
+    return "".join(secrets.choice(alphabet) for _ in range(10))
+
+
+def import_roster(session: Session, filename: str, data: bytes) -> list[tuple[User, str | None]]:
+    """Create student accounts from a CSV/XLSX roster: username, name (or display_name), class, optional password.
+
+    All or nothing: every bad row is named (spreadsheet row number, column, value) and no account is created.
+    Rows without a password get a generated one, returned beside the user so it can be handed out once.
+    """
+    from exam.tabular import read_rows, require_columns
+
+    rows = read_rows(filename, data)
+    if not rows:
+        raise ValidationFailed.of(f"{filename}: no students in the file.", [Problem("file", "only a header row")])
+    require_columns(filename, rows, ["username"])
+    problems: list[Problem] = []
+    seen: dict[str, int] = {}
+    prepared = []
+    existing = set(session.scalars(select(User.username).where(User.username.in_([r["username"] for r in rows]))))
+    for number, row in enumerate(rows, start=2):
+        username = row["username"]
+        name = row.get("name") or row.get("display_name") or username
+        password = row.get("password") or None
+        for p in user_problems(username, "student", name, password):
+            problems.append(Problem(p.field, p.message, row=number, value=p.value))
+        if username in existing:
+            problems.append(Problem("username", "already exists", row=number, value=username))
+        if username in seen:
+            problems.append(Problem("username", f"repeats row {seen[username]}", row=number, value=username))
+        seen.setdefault(username, number)
+        prepared.append(
+            (username, name, row.get("class") or row.get("class_name") or None, row.get("email") or None, password)
+        )
+    if problems:
+        raise ValidationFailed.of(f"{filename}: no students were imported.", problems)
+    created = []
+    for username, name, class_name, email, password in prepared:
+        chosen = password or _initial_password()
+        user = create_user(
+            session,
+            username=username,
+            role="student",
+            display_name=name,
+            password=chosen,
+            email=email,
+            class_name=class_name,
+        )
+        created.append((user, None if password else chosen))
+    return created
