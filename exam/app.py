@@ -25,6 +25,7 @@ BLUEPRINTS = [
     "exam.authoring.views:bp",
     "itembank.views:bp",
     "itembank.assembly_views:bp",
+    "grading.views:bp",
 ]
 # flask-smorest blueprints mounted under /api/v1 (they appear in the OpenAPI document).
 API_BLUEPRINTS = [
@@ -135,4 +136,5 @@ MODEL_MODULES = [
     "exam.delivery.models",
     "exam.jobs",
     "exam.tasks",
+    "grading.models",
 ]
