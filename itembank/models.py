@@ -171,4 +171,4 @@ class ItemVersion(db.Model):  # type: ignore[name-defined,misc]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
-    item: Mapped[Item] = relationship(back_populates="versions", foreign_keys=[item_id])
+    item: Mapped[Item] = relationship(back_populates="versions", foreign_keys=[item_id], lazy="joined")

@@ -59,7 +59,10 @@ class Exam(TimestampMixin, db.Model):  # type: ignore[name-defined,misc]
     subject: Mapped[Subject | None] = relationship()
     bank: Mapped[ItemBank | None] = relationship()
     paper_items: Mapped[list[PaperItem]] = relationship(
-        back_populates="exam", cascade="all, delete-orphan", order_by="(PaperItem.form_no, PaperItem.position)"
+        back_populates="exam",
+        cascade="all, delete-orphan",
+        order_by="(PaperItem.form_no, PaperItem.position)",
+        lazy="selectin",  # starting a sitting reads the whole paper: one query, not one per item
     )
     candidates: Mapped[list[Candidate]] = relationship(back_populates="exam", cascade="all, delete-orphan")
     staff: Mapped[list[ExamStaff]] = relationship(back_populates="exam", cascade="all, delete-orphan")
@@ -102,7 +105,7 @@ class PaperItem(db.Model):  # type: ignore[name-defined,misc]
     points: Mapped[float] = mapped_column(Float)
 
     exam: Mapped[Exam] = relationship(back_populates="paper_items")
-    item_version: Mapped[ItemVersion] = relationship()
+    item_version: Mapped[ItemVersion] = relationship(lazy="joined")  # a paper is always used with its content
 
 
 class Candidate(db.Model):  # type: ignore[name-defined,misc]
