@@ -57,6 +57,8 @@ class Config:
     MAX_CONTENT_LENGTH = 64 * 1024 * 1024
     SAVE_GRACE_SECONDS = 120  # answers queued offline just before the deadline still count
     LIVE_TAB_SECONDS = 45  # a tab that has not been heard from for this long no longer holds the sitting
+    FRAME_RETENTION_DAYS = int(os.environ.get("EXAM_FRAME_RETENTION_DAYS", "30"))  # raw webcam frames; findings stay
+    PROCTOR_FRAME_SECONDS = int(os.environ.get("EXAM_PROCTOR_FRAME_SECONDS", "5"))  # one snapshot every N s
     API_TITLE = "Smart Exam API"
     API_VERSION = "v1"
     OPENAPI_VERSION = "3.0.3"

@@ -300,3 +300,60 @@ def pending_marking_count(session: Session, exam: Exam) -> int:
         )
         or 0
     )
+
+
+def regrade_version(session: Session, version: Any, new_key: Any, *, by: User, reason: str) -> int:
+    """Correct the key of a delivered item version and rescore every response to it, keeping the history.
+
+    Returns how many responses changed score. Each change is in the audit trail with the reason given.
+    """
+    from grading.objective import score_objective
+
+    item_type = version.item.type.value
+    if item_type not in MACHINE_SCORABLE:
+        raise ValidationFailed.of(
+            "Only rule-scored items are regraded.", [Problem("item", "not rule-scored", value=item_type)]
+        )
+    if not reason.strip():
+        raise ValidationFailed.of("Say why the key changes.", [Problem("reason", "required")])
+    old_key = version.key
+    version.key = new_key
+    responses = session.scalars(select(Response).where(Response.item_version_id == version.id)).all()
+    changed = 0
+    touched: dict[int, Sitting] = {}
+    try:
+        for response in responses:
+            sitting = response.sitting
+            if sitting.state is not SittingState.SUBMITTED:
+                continue
+            settings = dict(version.settings or {})
+            settings.setdefault("n_options", len(version.options or []))
+            result = score_objective(
+                item_type,
+                new_key,
+                response.answer,
+                response.paper_item.points,
+                rule=sitting.exam.multiple_choice_rule,
+                settings=settings,
+            )
+            if response.score != result.score:
+                session.add(
+                    ScoreChange(
+                        response_id=response.id,
+                        changed_by_id=by.id,
+                        source="regrade",
+                        before=response.score,
+                        after=result.score,
+                        reason=f"key changed from {old_key!r} to {new_key!r}: {reason.strip()}",
+                    )
+                )
+                changed += 1
+            touched[sitting.id] = sitting
+    except (TypeError, ValueError) as err:
+        raise ValidationFailed.of(
+            "The new key does not fit the item.", [Problem("key", str(err), value=new_key)]
+        ) from err
+    session.flush()
+    for sitting in touched.values():
+        score_sitting(session, sitting)
+    return changed

@@ -131,3 +131,44 @@ def history(response_id: int) -> Any:
         abort(404)
     require_exam(current_user, response.sitting.exam_id, "examiner")
     return render_template("marking/history.html", response=response, changes=services.history(db.session, response))
+
+
+def parse_key(item_type: str, text: str) -> Any:
+    """A key typed by an examiner: "C", "A,C", "true"/"false", or JSON for the other types."""
+    import json
+
+    text = text.strip()
+    if item_type == "single_choice":
+        return text.upper()
+    if item_type in ("multiple_choice", "ordering"):
+        return [k.strip().upper() for k in text.replace("，", ",").split(",") if k.strip()]
+    if item_type == "true_false":
+        if text.lower() in ("true", "t", "对", "正确", "1"):
+            return True
+        if text.lower() in ("false", "f", "错", "错误", "0"):
+            return False
+        raise ValueError(_("true or false"))
+    return json.loads(text)
+
+
+@bp.route("/exams/<int:exam_id>/items/<int:paper_item_id>/regrade", methods=["POST"])
+@role_required(Role.EXAMINER)
+def regrade(exam_id: int, paper_item_id: int) -> Any:
+    """Correct a delivered item's key and rescore every response to it (audited)."""
+    paper_item = _paper_item(exam_id, paper_item_id, "examiner")
+    version = paper_item.item_version
+    try:
+        key = parse_key(version.item.type.value, request.form.get("key", ""))
+        changed = services.regrade_version(
+            db.session, version, key, by=current_user, reason=request.form.get("reason", "")
+        )
+    except ValidationFailed as err:
+        db.session.rollback()
+        _flash_problems(err)
+    except ValueError as err:
+        db.session.rollback()
+        flash(_("key: %(why)s", why=str(err)), "error")
+    else:
+        db.session.commit()
+        flash(_("Key corrected; %(n)s responses rescored.", n=changed), "ok")
+    return redirect(url_for("authoring.results", exam_id=exam_id))

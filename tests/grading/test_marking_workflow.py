@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 from exam.auth.models import User
 from exam.db import db
 from exam.delivery import services as delivery
-from exam.delivery.models import Exam, ExamStaff, PaperItem, Response
+from exam.delivery.models import Exam, ExamStaff, PaperItem, Response, Sitting
 from exam.validation import ValidationFailed
 from grading import services
 from grading.models import ScoreChange
@@ -138,3 +138,61 @@ def test_marking_pages_and_permissions(
     )
     assert "No answers are waiting" in ok.get_data(as_text=True)
     assert client.get(f"/marking/responses/{rid}/history").status_code == 403
+
+
+def test_regrading_after_a_key_change_rescores_and_keeps_history(ctx: Any, exam_factory: Any) -> None:
+    ids = exam_factory(students=2)
+    exam = db.session.get(Exam, ids["exam"])
+    pid = ids["paper"]["single_choice"]
+    for student_id, answer in zip(ids["students"], ["B", "C"], strict=True):
+        sitting = delivery.start_sitting(db.session, exam, db.session.get(User, student_id))
+        delivery.save_answer(
+            db.session,
+            sitting,
+            op_id=f"rg-{student_id}",
+            paper_item_id=pid,
+            answer=answer,
+            flagged=None,
+            seq=1,
+            tab="tab",
+        )
+        delivery.submit(db.session, sitting)
+    version = db.session.get(PaperItem, pid).item_version
+    totals_before = sorted(s.score for s in db.session.query(Sitting).all())
+    owner = db.session.get(User, ids["owner"])
+    with pytest.raises(ValidationFailed, match="why"):
+        services.regrade_version(db.session, version, "C", by=owner, reason=" ")
+    assert services.regrade_version(db.session, version, "C", by=owner, reason="erratum: C is right") == 2
+    changes = db.session.query(ScoreChange).filter_by(source="regrade").all()
+    assert sorted((c.before, c.after) for c in changes) == [(0.0, 2.0), (2.0, 0.0)]
+    assert "erratum" in changes[0].reason
+    assert sorted(s.score for s in db.session.query(Sitting).all()) == totals_before  # one gains, one loses 2
+
+
+def test_regrade_page(app: Flask, client: FlaskClient, exam_factory: Any, login: Any) -> None:
+    ids = exam_factory(students=1)
+    with app.app_context():
+        exam = db.session.get(Exam, ids["exam"])
+        sitting = delivery.start_sitting(db.session, exam, db.session.get(User, ids["students"][0]))
+        delivery.save_answer(
+            db.session,
+            sitting,
+            op_id="rg-page",
+            paper_item_id=ids["paper"]["true_false"],
+            answer=False,
+            flagged=None,
+            seq=1,
+            tab="tab",
+        )
+        delivery.submit(db.session, sitting)
+        db.session.commit()
+        owner = db.session.get(User, ids["owner"]).username
+    login(client, owner)
+    assert "Correct a key and regrade" in client.get(f"/exams/{ids['exam']}/results").get_data(as_text=True)
+    url = f"/marking/exams/{ids['exam']}/items/{ids['paper']['true_false']}/regrade"
+    bad = client.post(url, data={"key": "maybe", "reason": "typo"}, follow_redirects=True).get_data(as_text=True)
+    assert "key: true or false" in bad
+    done = client.post(url, data={"key": "false", "reason": "the statement was misprinted"}, follow_redirects=True)
+    assert "1 responses rescored" in done.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.query(Sitting).one().score == 2.0
