@@ -53,7 +53,11 @@ def run_command(host: str, port: int) -> None:
     click.echo("Demo sign-ins (username / password):")
     for role, username, password in DEMO_LOGINS:
         click.echo(f"  {role:<9} {username:<12} {password}")
-    current_app.run(host=host, port=port, threaded=True, use_reloader=False)
+    # app.run() refuses to start under the flask CLI (FLASK_RUN_FROM_CLI); serve with Werkzeug directly.
+    from werkzeug.serving import run_simple
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
 
 
 @click.group("users", help="Create users and import rosters.")
