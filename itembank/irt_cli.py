@@ -1,10 +1,80 @@
-"""`exam irt ...`: IRT calibration and scoring, in file mode (no database) and database mode."""
+"""`exam irt ...`: IRT calibration and ability scoring in file mode (no database)."""
 
 from __future__ import annotations
 
+import time
+
 import click
+import numpy as np
 
 
 @click.group("irt", help="IRT calibration and ability scoring.")
 def irt() -> None:
     """Group for IRT commands."""
+
+
+@irt.command("calibrate")
+@click.argument("responses", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--model", type=click.Choice(["rasch", "1pl", "2pl", "3pl", "grm", "gpcm"]), default="2pl", show_default=True
+)
+@click.option("--out", "out", type=click.Path(dir_okay=False, writable=True), required=True, help="PARAMS.csv")
+@click.option("--quad-points", default=61, show_default=True)
+@click.option("--tol", default=1e-4, show_default=True, help="largest parameter change at convergence")
+@click.option("--max-iter", default=2000, show_default=True)
+def calibrate_command(responses: str, model: str, out: str, quad_points: int, tol: float, max_iter: int) -> None:
+    """Calibrate RESPONSES.csv by marginal maximum likelihood (EM) and write PARAMS.csv."""
+    from itembank.irt.estimation import IRTInputError, calibrate
+    from itembank.irt.io import read_responses, write_params
+
+    try:
+        table = read_responses(responses)
+        started = time.perf_counter()
+        result = calibrate(
+            table.scores, model, item_ids=table.item_ids, quad_points=quad_points, tol=tol, max_iter=max_iter
+        )
+    except IRTInputError as err:
+        raise click.ClickException(str(err)) from err
+    result.params.item_ids = table.item_ids
+    write_params(result, out)
+    report = result.report
+    click.echo(
+        f"{model}: {table.scores.shape[0]} examinees x {table.scores.shape[1]} items; "
+        f"{'converged' if report.converged else 'NOT converged'} after {report.iterations} EM iterations "
+        f"(largest change {report.max_change:.2e}) in {time.perf_counter() - started:.2f} s"
+    )
+    click.echo(
+        f"log-likelihood {result.loglik:.4f}  AIC {result.aic:.2f}  BIC {result.bic:.2f}"
+        + (f"  latent SD {result.latent_sd:.4f}" if model == "rasch" else "")
+    )
+    click.echo(f"wrote {out}")
+
+
+@irt.command("score")
+@click.argument("responses", type=click.Path(exists=True, dir_okay=False))
+@click.option("--params", "params_path", type=click.Path(exists=True, dir_okay=False), required=True)
+@click.option("--method", type=click.Choice(["eap", "map", "ml"]), default="eap", show_default=True)
+@click.option("--out", "out", type=click.Path(dir_okay=False, writable=True), required=True, help="THETA.csv")
+def score_command(responses: str, params_path: str, method: str, out: str) -> None:
+    """Estimate each examinee's θ with its standard error from RESPONSES.csv and PARAMS.csv."""
+    from itembank.irt.estimation import IRTInputError
+    from itembank.irt.io import read_params, read_responses, write_theta
+    from itembank.irt.scoring import score
+
+    try:
+        table = read_responses(responses)
+        params = read_params(params_path)
+    except IRTInputError as err:
+        raise click.ClickException(str(err)) from err
+    missing = [i for i in params.item_ids if i not in table.item_ids]
+    if missing:
+        raise click.ClickException(f"{responses}: no column for item(s) {', '.join(missing[:10])}")
+    columns = [table.item_ids.index(i) for i in params.item_ids]
+    estimates = score(params, table.scores[:, columns], method)
+    write_theta(table.person_ids, estimates, out)
+    extreme = int(np.sum(estimates.extreme))
+    click.echo(
+        f"{method}: {len(table.person_ids)} examinees scored"
+        + (f"; {extreme} all-right/all-wrong patterns held at ±6 (SE inf)" if extreme else "")
+        + f"; wrote {out}"
+    )
