@@ -25,6 +25,7 @@ BLUEPRINTS = [
     "exam.authoring.views:bp",
     "itembank.views:bp",
     "itembank.assembly_views:bp",
+    "itembank.calibration_views:bp",
     "grading.views:bp",
 ]
 # flask-smorest blueprints mounted under /api/v1 (they appear in the OpenAPI document).
@@ -133,8 +134,10 @@ def _unauthorized() -> Any:
 MODEL_MODULES = [
     "exam.auth.models",
     "itembank.models",
+    "itembank.calibration_models",
     "exam.delivery.models",
     "exam.jobs",
     "exam.tasks",
+    "itembank.tasks",
     "grading.models",
 ]

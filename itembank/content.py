@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 
@@ -63,8 +64,12 @@ def render_math(text: str) -> str:
     return _TEX.sub(replace, text)
 
 
+@functools.lru_cache(maxsize=8192)
 def render_content(raw: str) -> str:
-    """Stored stem/option HTML as a student sees it: math rendered, then sanitised (MathML allowed)."""
+    """Stored stem/option HTML as a student sees it: math rendered, then sanitised (MathML allowed).
+
+    Cached: the same frozen paper is rendered for every student who starts or resumes an exam.
+    """
     return sanitize_html(render_math(raw))
 
 

@@ -1,4 +1,4 @@
-"""`exam irt ...`: IRT calibration and ability scoring in file mode (no database)."""
+"""`exam irt ...`: IRT calibration and ability scoring in file mode (no database) and for stored exams."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import time
 
 import click
 import numpy as np
+from flask.cli import with_appcontext
 
 
 @click.group("irt", help="IRT calibration and ability scoring.")
@@ -77,4 +78,46 @@ def score_command(responses: str, params_path: str, method: str, out: str) -> No
         f"{method}: {len(table.person_ids)} examinees scored"
         + (f"; {extreme} all-right/all-wrong patterns held at ±6 (SE inf)" if extreme else "")
         + f"; wrote {out}"
+    )
+
+
+@irt.command("calibrate-exam")
+@click.argument("exam_id", type=int)
+@click.option(
+    "--model", type=click.Choice(["rasch", "1pl", "2pl", "3pl", "grm", "gpcm"]), default="2pl", show_default=True
+)
+@click.option("--as", "username", required=True, help="the examiner the run is recorded for")
+@click.option("--accept", is_flag=True, help="write the estimates into the bank when the run succeeds")
+@with_appcontext
+def calibrate_exam_command(exam_id: int, model: str, username: str, accept: bool) -> None:
+    """Database mode: calibrate an exam's recorded responses into a stored run (optionally accept it)."""
+    from sqlalchemy import select
+
+    from exam.auth.access import exam_role
+    from exam.auth.models import User
+    from exam.db import db
+    from exam.delivery.models import Exam
+    from exam.validation import ValidationFailed
+    from itembank.calibration_service import accept_run, run_calibration, start_run
+
+    user = db.session.scalar(select(User).where(User.username == username))
+    exam = db.session.get(Exam, exam_id)
+    if user is None or exam is None or not exam_role(user, exam, "examiner"):
+        raise click.ClickException(f"no exam {exam_id} that {username!r} examines")
+    try:
+        run = start_run(db.session, exam, user, model)
+        run_calibration(db.session, run)
+        if run.status == "done" and accept:
+            accept_run(db.session, run, user)
+    except ValidationFailed as err:
+        db.session.rollback()
+        raise click.ClickException(str(err)) from err
+    db.session.commit()
+    if run.error:
+        raise click.ClickException(f"run {run.id} failed: {run.error}")
+    summary = run.summary or {}
+    flagged = sum(1 for r in run.items if r.warnings)
+    click.echo(
+        f"run {run.id}: {run.status}; {run.examinees} examinees, {len(run.items)} items, "
+        f"log-likelihood {summary.get('loglik', float('nan')):.2f}; {flagged} items with warnings"
     )
