@@ -27,11 +27,13 @@ BLUEPRINTS = [
     "itembank.assembly_views:bp",
     "itembank.calibration_views:bp",
     "grading.views:bp",
+    "proctor.views:bp",
 ]
 # flask-smorest blueprints mounted under /api/v1 (they appear in the OpenAPI document).
 API_BLUEPRINTS = [
     "exam.api:blp",
     "exam.delivery.api:blp",
+    "proctor.api:blp",
 ]
 # Click groups and commands of `exam ...`; file-mode commands work without a database.
 COMMANDS = [
@@ -139,5 +141,7 @@ MODEL_MODULES = [
     "exam.jobs",
     "exam.tasks",
     "itembank.tasks",
+    "proctor.tasks",
     "grading.models",
+    "proctor.models",
 ]

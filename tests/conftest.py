@@ -301,3 +301,24 @@ def browser() -> Iterator[Any]:
             yield instance
         finally:
             instance.close()
+
+
+@pytest.fixture
+def wait_for(app: Flask) -> Any:
+    """wait_for(check, timeout=30): poll `check()` (run in a fresh app context) until it is truthy.
+
+    With CELERY_BROKER_URL set, background jobs run on a real worker and finish after the request returns.
+    """
+    import time
+
+    def poll(check: Any, timeout: float = 30.0) -> Any:
+        deadline = time.monotonic() + timeout
+        while True:
+            with app.app_context():
+                result = check()
+                db.session.remove()
+            if result or time.monotonic() > deadline:
+                return result
+            time.sleep(0.1)
+
+    return poll

@@ -300,6 +300,15 @@ def results_table(session: Session, exam: Exam) -> tuple[list[str], list[list[An
     header = ["username", "name", "class", "state", "started_at", "submitted_at", "score", "max_score"]
     header += [f"Q{p.position + 1}" for p in paper]
     sittings = {s.user_id: s for s in session.scalars(select(Sitting).where(Sitting.exam_id == exam.id)).all()}
+    outcomes: dict[int, str] = {}
+    if exam.proctored:
+        from proctor.models import ProctorSession
+
+        header.append("proctoring")
+        for record in session.scalars(
+            select(ProctorSession).where(ProctorSession.sitting_id.in_([s.id for s in sittings.values()]))
+        ):
+            outcomes[record.sitting_id] = record.outcome or ("review pending" if record.risk > 0 else "no flags")
     rows = []
     for candidate in sorted(exam.candidates, key=lambda c: c.user.username):
         sitting = sittings.get(candidate.user_id)
@@ -315,6 +324,7 @@ def results_table(session: Session, exam: Exam) -> tuple[list[str], list[list[An
                 sitting.score if sitting else None,
                 sitting.max_score if sitting else None,
                 *[scores.get(p.position) for p in paper],
+                *([outcomes.get(sitting.id, "") if sitting else ""] if exam.proctored else []),
             ]
         )
     return header, rows

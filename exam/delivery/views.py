@@ -54,7 +54,9 @@ def sitting(sitting_id: int) -> Any:
         db.session.commit()
     if own.state is SittingState.SUBMITTED:
         return redirect(url_for("delivery.result", sitting_id=own.id))
-    return render_template("delivery/sitting.html", sitting=own, strings=exam_page_strings())
+    return render_template(
+        "delivery/sitting.html", sitting=own, strings=exam_page_strings(), proctor_strings=proctor_page_strings()
+    )
 
 
 @bp.route("/my/sittings/<int:sitting_id>/result")
@@ -99,4 +101,16 @@ def exam_page_strings() -> dict[str, str]:
         ),
         "load_failed": _("The exam could not be loaded. Retrying…"),
         "offline_start": _("No connection to the server. Retrying…"),
+    }
+
+
+def proctor_page_strings() -> dict[str, str]:
+    """Strings proctor.js shows."""
+    return {
+        "camera_denied": _("The camera is not available. You can go on with the exam; this is recorded."),
+        "camera_stopped": _("The camera stopped. You can go on with the exam; this is recorded."),
+        "consent_failed": _("Could not reach the server. Try again."),
+        "enrolment": _("Look at the screen: taking your enrolment photo…"),
+        "calibrating": _("Keep looking at the screen for a few seconds…"),
+        "recording": _("Proctoring is on."),
     }

@@ -86,7 +86,9 @@ def _delivered_exam(app: Flask, owner_id: int, n_students: int = 600, n_items: i
         return exam.id
 
 
-def test_calibrate_review_and_accept_from_the_pages(app: Flask, client: FlaskClient, signed_in: Any) -> None:
+def test_calibrate_review_and_accept_from_the_pages(
+    app: Flask, client: FlaskClient, signed_in: Any, wait_for: Any
+) -> None:
     signed_in("teacher", "examiner")
     with app.app_context():
         owner_id = db.session.query(User).filter_by(username="teacher").one().id
@@ -95,6 +97,7 @@ def test_calibrate_review_and_accept_from_the_pages(app: Flask, client: FlaskCli
     started = client.post(f"/calibration/exams/{exam_id}/runs", data={"model": "2pl", "group_a": "A", "group_b": "B"})
     assert started.status_code == 302
     run_id = int(re.search(r"/runs/(\d+)", started.headers["Location"]).group(1))
+    assert wait_for(lambda: db.session.get(CalibrationRun, run_id).status == "done", timeout=60)
     page = client.get(f"/calibration/runs/{run_id}").get_data(as_text=True)
     assert "Negative discrimination" in page and "<svg" in page
     with app.app_context():

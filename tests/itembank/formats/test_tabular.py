@@ -4,17 +4,30 @@ from itembank.formats.model import ItemDraft
 from itembank.formats.tabular import read_csv, read_json, write_csv, write_json
 
 DRAFTS = [
-    ItemDraft(source_id="q1", type="multiple_choice", stem="选出偶数",
-              options=[{"key": "A", "text": "2"}, {"key": "B", "text": "3"}, {"key": "C", "text": "4"}],
-              key=["A", "C"], points=2.0, knowledge_points=["数学/数与代数/整数"], tags=["期中"]),
-    ItemDraft(source_id="q2", type="numerical", stem="\\(\\pi\\) to two places",
-              key={"value": 3.14, "tolerance": 0.005, "units": None}, seconds=60),
+    ItemDraft(
+        source_id="q1",
+        type="multiple_choice",
+        stem="选出偶数",
+        options=[{"key": "A", "text": "2"}, {"key": "B", "text": "3"}, {"key": "C", "text": "4"}],
+        key=["A", "C"],
+        points=2.0,
+        knowledge_points=["数学/数与代数/整数"],
+        tags=["期中"],
+    ),
+    ItemDraft(
+        source_id="q2",
+        type="numerical",
+        stem="\\(\\pi\\) to two places",
+        key={"value": 3.14, "tolerance": 0.005, "units": None},
+        seconds=60,
+    ),
 ]
 
 
 def _fields(ds: list[ItemDraft]) -> list[tuple]:
-    return [(d.source_id, d.type, d.stem, d.options, d.key, d.points, d.seconds, d.knowledge_points, d.tags)
-            for d in ds]
+    return [
+        (d.source_id, d.type, d.stem, d.options, d.key, d.points, d.seconds, d.knowledge_points, d.tags) for d in ds
+    ]
 
 
 def test_json_round_trip() -> None:
