@@ -36,7 +36,10 @@ def init_celery(app: Flask) -> Celery:
         task_acks_late=True,
         worker_prefetch_multiplier=1,
         broker_connection_retry_on_startup=True,
-        beat_schedule={"expire-overdue-sittings": {"task": "exam.expire_overdue_sittings", "schedule": 60.0}},
+        beat_schedule={
+            "expire-overdue-sittings": {"task": "exam.expire_overdue_sittings", "schedule": 60.0},
+            "proctor-sweep": {"task": "proctor.sweep", "schedule": 300.0},  # retry analyses, apply retention
+        },
     )
     app.extensions["celery"] = celery_app
     return celery_app
