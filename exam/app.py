@@ -27,6 +27,7 @@ BLUEPRINTS = [
     "itembank.assembly_views:bp",
     "itembank.calibration_views:bp",
     "grading.views:bp",
+    "grading.report_views:bp",
     "proctor.views:bp",
 ]
 # flask-smorest blueprints mounted under /api/v1 (they appear in the OpenAPI document).
@@ -142,6 +143,7 @@ MODEL_MODULES = [
     "exam.tasks",
     "itembank.tasks",
     "proctor.tasks",
+    "grading.tasks",
     "grading.models",
     "proctor.models",
 ]

@@ -7,6 +7,7 @@ import io
 from pathlib import Path
 
 import click
+from flask.cli import with_appcontext
 
 
 @click.group("grade", help="Machine grading of short answers and essays.")
@@ -112,3 +113,50 @@ def score_command(answers: str, model_path: str, out: str, threshold: float | No
         + (f"; {accepted} at or above confidence {threshold:g}" if threshold is not None else "")
         + f"; wrote {out}"
     )
+
+
+@report.command("exam")
+@click.argument("exam_id", type=int)
+@click.option("--out", required=True, type=click.Path(dir_okay=False, writable=True))
+@click.option("--locale", type=click.Choice(["zh_CN", "en"]), default="zh_CN", show_default=True)
+@with_appcontext
+def exam_report_command(exam_id: int, out: str, locale: str) -> None:
+    """The exam's analysis report as PDF."""
+    from exam.db import db
+    from exam.delivery.models import Exam
+    from grading.report_service import exam_report
+    from grading.reports import ReportError, exam_report_pdf
+
+    exam = db.session.get(Exam, exam_id)
+    if exam is None:
+        raise click.ClickException(f"no exam {exam_id}")
+    try:
+        Path(out).write_bytes(exam_report_pdf(exam_report(db.session, exam, locale)))
+    except ReportError as err:
+        raise click.ClickException(str(err)) from err
+    click.echo(f"wrote {out}")
+
+
+@report.command("students")
+@click.argument("exam_id", type=int)
+@click.option("--out", required=True, type=click.Path(dir_okay=False, writable=True), help="a .zip")
+@click.option("--locale", type=click.Choice(["zh_CN", "en"]), default="zh_CN", show_default=True)
+@with_appcontext
+def students_report_command(exam_id: int, out: str, locale: str) -> None:
+    """Every submitted student's report of an exam, one PDF each, in a ZIP."""
+    import time
+
+    from exam.db import db
+    from exam.delivery.models import Exam
+    from grading.report_service import bulk_student_reports
+    from grading.reports import ReportError
+
+    exam = db.session.get(Exam, exam_id)
+    if exam is None:
+        raise click.ClickException(f"no exam {exam_id}")
+    started = time.perf_counter()
+    try:
+        count = bulk_student_reports(db.session, exam, locale, Path(out))
+    except ReportError as err:
+        raise click.ClickException(str(err)) from err
+    click.echo(f"{count} student reports in {time.perf_counter() - started:.1f} s; wrote {out}")

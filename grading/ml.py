@@ -146,7 +146,8 @@ def _vectorizers(min_df: int) -> tuple[TfidfVectorizer, TfidfVectorizer]:
     char = TfidfVectorizer(
         analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=min_df, max_features=60_000
     )
-    word = TfidfVectorizer(analyzer=tokens, ngram_range=(1, 1), sublinear_tf=True, min_df=min_df)
+    word = TfidfVectorizer(tokenizer=tokens, token_pattern=None, lowercase=False, ngram_range=(1, 2),
+                           sublinear_tf=True, min_df=min_df)
     return char, word
 
 
