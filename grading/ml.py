@@ -103,6 +103,7 @@ class ItemGrader:
     cv_qwk: float
     n_train: int
     classes: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    curve: list[CoveragePoint] = field(default_factory=list)  # out-of-fold coverage/agreement on training data
 
     def _features(self, texts: list[str]) -> csr_matrix:
         normalised = [normalise(t) for t in texts]
@@ -146,8 +147,9 @@ def _vectorizers(min_df: int) -> tuple[TfidfVectorizer, TfidfVectorizer]:
     char = TfidfVectorizer(
         analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=min_df, max_features=60_000
     )
-    word = TfidfVectorizer(tokenizer=tokens, token_pattern=None, lowercase=False, ngram_range=(1, 2),
-                           sublinear_tf=True, min_df=min_df)
+    word = TfidfVectorizer(
+        tokenizer=tokens, token_pattern=None, lowercase=False, ngram_range=(1, 2), sublinear_tf=True, min_df=min_df
+    )
     return char, word
 
 
@@ -198,6 +200,7 @@ def fit_item(
     char, word = _vectorizers(min_df)
     final = _assemble(item_id, max_score, char, word, normalised, y)
     final.cuts, final.calibrator, final.cv_qwk, final.n_train = cuts, calibrator, qwk(oof_scores, y), len(y)
+    final.curve = coverage_curve(calibrator.predict(raw), oof_scores, y, steps=11)
     return final
 
 

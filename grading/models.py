@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Float, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Float, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from exam.auth.models import User
@@ -82,3 +83,37 @@ class ReviewRequest(db.Model):  # type: ignore[name-defined,misc]
 
     response: Mapped[Response] = relationship()
     requested_by: Mapped[User] = relationship(foreign_keys=[requested_by_id])
+
+
+class GraderModel(db.Model):  # type: ignore[name-defined,misc]
+    """A trained machine grader for one item: where its bundle is stored, how good it was, its threshold."""
+
+    __tablename__ = "grader_models"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
+    version: Mapped[str] = mapped_column(String(60))
+    path: Mapped[str] = mapped_column(String(300))
+    n_train: Mapped[int]
+    cv_qwk: Mapped[float] = mapped_column(Float)
+    threshold: Mapped[float | None] = mapped_column(Float)  # auto-accept at or above; None: suggestions only
+    curve: Mapped[list[Any]] = mapped_column(JSON, default=list)  # coverage/agreement points from training
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MachineScore(db.Model):  # type: ignore[name-defined,misc]
+    """What a grader model said about one response, with its confidence and whether it was auto-accepted."""
+
+    __tablename__ = "machine_scores"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    response_id: Mapped[int] = mapped_column(ForeignKey("responses.id", ondelete="CASCADE"), index=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("grader_models.id", ondelete="CASCADE"), index=True)
+    score: Mapped[float] = mapped_column(Float)
+    confidence: Mapped[float] = mapped_column(Float)
+    accepted: Mapped[bool] = mapped_column(default=False)
+    features: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    model: Mapped[GraderModel] = relationship()

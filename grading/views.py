@@ -8,6 +8,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy import select
 
 from exam.auth.access import require_exam, staff_exams_query
 from exam.auth.decorators import role_required
@@ -72,8 +73,15 @@ def mark(exam_id: int, paper_item_id: int) -> Any:
             db.session.commit()
             flash(result.reason_zh if str(get_locale()).startswith("zh") else result.reason, "ok")
         return redirect(url_for("marking.mark", exam_id=exam_id, paper_item_id=paper_item_id))
+    from grading.models import MachineScore
+
     setup = services.marking_for(db.session, paper_item)
     response = services.next_response(db.session, paper_item.exam, paper_item, current_user)
+    suggestion = None
+    if response is not None:
+        suggestion = db.session.scalar(
+            select(MachineScore).where(MachineScore.response_id == response.id).order_by(MachineScore.id.desc())
+        )
     db.session.commit()
     return render_template(
         "marking/mark.html",
@@ -81,6 +89,7 @@ def mark(exam_id: int, paper_item_id: int) -> Any:
         setup=setup,
         response=response,
         stem=render_content(paper_item.item_version.stem),
+        suggestion=suggestion,
     )
 
 
@@ -115,11 +124,17 @@ def setup(exam_id: int, paper_item_id: int) -> Any:
 @role_required(Role.MARKER, Role.EXAMINER)
 def consistency(exam_id: int, paper_item_id: int) -> Any:
     """The lead's view: set-up, each marker against the final scores, and the answers with their audit trail."""
+    from grading import ml_service
+
     paper_item = _paper_item(exam_id, paper_item_id, "examiner")
     setup_row = services.marking_for(db.session, paper_item)
     stats = services.marker_consistency(db.session, paper_item.exam, paper_item)
+    model = ml_service.latest_model(db.session, paper_item.item_version.item_id)
+    agreement = ml_service.agreement_report(db.session, model) if model else (None, 0, None)
     db.session.commit()
-    return render_template("marking/lead.html", paper_item=paper_item, setup=setup_row, stats=stats)
+    return render_template(
+        "marking/lead.html", paper_item=paper_item, setup=setup_row, stats=stats, model=model, agreement=agreement
+    )
 
 
 @bp.route("/responses/<int:response_id>/history")
@@ -172,3 +187,55 @@ def regrade(exam_id: int, paper_item_id: int) -> Any:
         db.session.commit()
         flash(_("Key corrected; %(n)s responses rescored.", n=changed), "ok")
     return redirect(url_for("authoring.results", exam_id=exam_id))
+
+
+@bp.route("/exams/<int:exam_id>/items/<int:paper_item_id>/train", methods=["POST"])
+@role_required(Role.EXAMINER)
+def train(exam_id: int, paper_item_id: int) -> Any:
+    """Train the item's machine grader from every human-scored answer to it."""
+    from grading import ml_service
+
+    paper_item = _paper_item(exam_id, paper_item_id, "examiner")
+    try:
+        model = ml_service.train(db.session, paper_item, current_user)
+    except ValidationFailed as err:
+        db.session.rollback()
+        _flash_problems(err)
+    else:
+        db.session.commit()
+        flash(_("Grader %(v)s trained on %(n)s answers.", v=model.version, n=model.n_train), "ok")
+    return redirect(url_for("marking.consistency", exam_id=exam_id, paper_item_id=paper_item_id))
+
+
+@bp.route("/exams/<int:exam_id>/items/<int:paper_item_id>/apply", methods=["POST"])
+@role_required(Role.EXAMINER)
+def apply_model(exam_id: int, paper_item_id: int) -> Any:
+    """Score the waiting answers with the latest grader at the chosen confidence threshold."""
+    from grading import ml_service
+
+    paper_item = _paper_item(exam_id, paper_item_id, "examiner")
+    model = ml_service.latest_model(db.session, paper_item.item_version.item_id)
+    if model is None:
+        abort(404)
+    raw = request.form.get("threshold", "")
+    try:
+        threshold = None if raw == "" else float(raw)
+        counts = ml_service.apply(db.session, paper_item, model, threshold, current_user)
+    except ValueError:
+        db.session.rollback()
+        flash(_("threshold: a number between 0 and 1 (%(v)s)", v=raw), "error")
+    except ValidationFailed as err:
+        db.session.rollback()
+        _flash_problems(err)
+    else:
+        db.session.commit()
+        flash(
+            _(
+                "%(s)s answers scored by the machine; %(a)s accepted; %(f)s first marks.",
+                s=counts["scored"],
+                a=counts["accepted"],
+                f=counts["first_marks"],
+            ),
+            "ok",
+        )
+    return redirect(url_for("marking.consistency", exam_id=exam_id, paper_item_id=paper_item_id))
