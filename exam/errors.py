@@ -60,3 +60,14 @@ def register_error_handlers(app: Flask) -> None:
         return error_response(
             err.code or 500, err.name.lower().replace(" ", "_"), messages.get(err.code or 0, err.name)
         )
+
+
+def flash_problems(err: ValidationFailed) -> None:
+    """Show a refused form's message and every problem (row, field, value) on the next page."""
+    from flask import flash
+
+    flash(err.message, "error")
+    for problem in err.problems:
+        where = _("row %(n)s", n=problem["row"]) + ", " if "row" in problem else ""
+        value = f" ({problem['value']})" if "value" in problem else ""
+        flash(f"{where}{problem['field']}: {problem['message']}{value}", "error")

@@ -15,6 +15,7 @@ from exam.auth.decorators import role_required
 from exam.auth.models import Role
 from exam.db import db
 from exam.delivery.models import PaperItem, Response
+from exam.errors import flash_problems
 from exam.nav import register_nav
 from exam.validation import ValidationFailed
 from grading import services
@@ -30,13 +31,6 @@ def _paper_item(exam_id: int, paper_item_id: int, role: str = "marker") -> Paper
     if paper_item is None or paper_item.exam_id != exam.id:
         abort(404)
     return paper_item
-
-
-def _flash_problems(err: ValidationFailed) -> None:
-    flash(err.message, "error")
-    for problem in err.problems:
-        value = f" ({problem['value']})" if "value" in problem else ""
-        flash(f"{problem['field']}: {problem['message']}{value}", "error")
 
 
 @bp.route("/")
@@ -68,7 +62,7 @@ def mark(exam_id: int, paper_item_id: int) -> Any:
             result = services.submit_mark(db.session, response, current_user, score, request.form.get("comment"))
         except ValidationFailed as err:
             db.session.rollback()
-            _flash_problems(err)
+            flash_problems(err)
         else:
             db.session.commit()
             flash(result.reason_zh if str(get_locale()).startswith("zh") else result.reason, "ok")
@@ -111,7 +105,7 @@ def setup(exam_id: int, paper_item_id: int) -> Any:
     except (ValidationFailed, ValueError) as err:
         db.session.rollback()
         if isinstance(err, ValidationFailed):
-            _flash_problems(err)
+            flash_problems(err)
         else:
             flash(_("tolerance and step must be numbers"), "error")
     else:
@@ -179,7 +173,7 @@ def regrade(exam_id: int, paper_item_id: int) -> Any:
         )
     except ValidationFailed as err:
         db.session.rollback()
-        _flash_problems(err)
+        flash_problems(err)
     except ValueError as err:
         db.session.rollback()
         flash(_("key: %(why)s", why=str(err)), "error")
@@ -200,7 +194,7 @@ def train(exam_id: int, paper_item_id: int) -> Any:
         model = ml_service.train(db.session, paper_item, current_user)
     except ValidationFailed as err:
         db.session.rollback()
-        _flash_problems(err)
+        flash_problems(err)
     else:
         db.session.commit()
         flash(_("Grader %(v)s trained on %(n)s answers.", v=model.version, n=model.n_train), "ok")
@@ -226,7 +220,7 @@ def apply_model(exam_id: int, paper_item_id: int) -> Any:
         flash(_("threshold: a number between 0 and 1 (%(v)s)", v=raw), "error")
     except ValidationFailed as err:
         db.session.rollback()
-        _flash_problems(err)
+        flash_problems(err)
     else:
         db.session.commit()
         flash(

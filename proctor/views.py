@@ -16,6 +16,7 @@ from exam.auth.decorators import role_required
 from exam.auth.models import Role, User
 from exam.db import db
 from exam.delivery.models import ExamStaff, SaveReceipt, Sitting
+from exam.errors import flash_problems
 from exam.nav import register_nav
 from exam.validation import ValidationFailed
 from proctor import services
@@ -117,9 +118,7 @@ def decide(flag_id: int) -> Any:
         services.decide(db.session, flag, current_user, request.form.get("decision", ""), request.form.get("note"))
     except ValidationFailed as err:
         db.session.rollback()
-        flash(err.message, "error")
-        for problem in err.problems:
-            flash(f"{problem['field']}: {problem['message']}", "error")
+        flash_problems(err)
     else:
         db.session.commit()
         flash(_("Decision recorded."), "ok")

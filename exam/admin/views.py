@@ -12,17 +12,10 @@ from exam.auth.decorators import role_required
 from exam.auth.models import Role, User
 from exam.auth.services import create_user, import_roster
 from exam.db import db
+from exam.errors import flash_problems
 from exam.validation import ValidationFailed
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-
-
-def _flash_problems(err: ValidationFailed) -> None:
-    flash(err.message, "error")
-    for problem in err.problems:
-        where = _("row %(n)s", n=problem["row"]) + ", " if "row" in problem else ""
-        value = f" ({problem['value']})" if "value" in problem else ""
-        flash(f"{where}{problem['field']}: {problem['message']}{value}", "error")
 
 
 @bp.route("/users")
@@ -50,7 +43,7 @@ def new_user() -> Any:
         )
     except ValidationFailed as err:
         db.session.rollback()
-        _flash_problems(err)
+        flash_problems(err)
     else:
         db.session.commit()
         flash(_("Account %(name)s created.", name=user.username), "ok")
@@ -69,7 +62,7 @@ def roster() -> Any:
         created = import_roster(db.session, upload.filename, upload.read())
     except ValidationFailed as err:
         db.session.rollback()
-        _flash_problems(err)
+        flash_problems(err)
         return redirect(url_for("admin.users"))
     db.session.commit()
     return render_template("admin/roster_done.html", created=created)

@@ -21,6 +21,7 @@ from exam.auth.models import Role
 from exam.authoring import services
 from exam.db import db, utcnow
 from exam.delivery.models import Exam
+from exam.errors import flash_problems
 from exam.validation import ValidationFailed
 from itembank.content import plain_text
 from itembank.models import Item, ItemVersion
@@ -82,14 +83,6 @@ def _form_errors(form: FlaskForm) -> None:
             flash(f"{label}: {error}", "error")
 
 
-def _flash_problems(err: ValidationFailed) -> None:
-    flash(err.message, "error")
-    for problem in err.problems:
-        where = _("row %(n)s", n=problem["row"]) + ", " if "row" in problem else ""
-        value = f" ({problem['value']})" if "value" in problem else ""
-        flash(f"{where}{problem['field']}: {problem['message']}{value}", "error")
-
-
 @bp.route("/")
 @role_required(Role.EXAMINER, Role.PROCTOR, Role.MARKER)
 def exams() -> Any:
@@ -114,7 +107,7 @@ def new_exam() -> Any:
             exam = services.create_exam(db.session, current_user, form.settings())
         except ValidationFailed as err:
             db.session.rollback()
-            _flash_problems(err)
+            flash_problems(err)
         else:
             db.session.commit()
             flash(_("Exam created. Now add items and students."), "ok")
@@ -139,7 +132,7 @@ def exam(exam_id: int) -> Any:
             services.update_exam(db.session, target, form.settings())
         except ValidationFailed as err:
             db.session.rollback()
-            _flash_problems(err)
+            flash_problems(err)
         else:
             db.session.commit()
             flash(_("Settings saved."), "ok")
@@ -180,7 +173,7 @@ def _action(exam_id: int, action: Any, success: str) -> Any:
         action(target)
     except ValidationFailed as err:
         db.session.rollback()
-        _flash_problems(err)
+        flash_problems(err)
     else:
         db.session.commit()
         flash(success, "ok")

@@ -70,6 +70,8 @@ def test_train_apply_and_audit(app: Flask, client: FlaskClient, exam_factory: An
         scored = db.session.query(Response).filter_by(paper_item_id=pid).order_by(Response.id).all()[50:]
         agreement = np.mean([r.score == t for r, t in zip(scored, truth[50:], strict=True)])
         assert agreement > 0.8
+    lead = client.get(f"{base}/lead").get_data(as_text=True)
+    assert "<title>Lead view</title>" in lead and "Model " in lead
     bad = client.post(f"{base}/apply", data={"threshold": "high"}, follow_redirects=True).get_data(as_text=True)
     assert "threshold: a number between 0 and 1 (high)" in bad
 
