@@ -34,6 +34,7 @@ BLUEPRINTS = [
 API_BLUEPRINTS = [
     "exam.api:blp",
     "exam.delivery.api:blp",
+    "exam.authoring.api:blp",
     "proctor.api:blp",
 ]
 # Click groups and commands of `exam ...`; file-mode commands work without a database.
