@@ -31,8 +31,9 @@ _ATTRIBUTES = {
     "mspace": {"width"},
     "span": {"class"},
 }
-# Item images are served by the app or embedded; never hot-linked from other hosts.
-_URL_SCHEMES = {"data"}
+# Item images are served by the app or embedded; never hot-linked from other hosts. `asset:NAME` is how an
+# imported file refers to a media file carried with the item (itembank.formats); the importer rewrites it.
+_URL_SCHEMES = {"data", "asset"}
 
 _TEX = re.compile(r"\$\$(.+?)\$\$|\\\[(.+?)\\\]|\\\((.+?)\\\)", re.S)
 

@@ -4,27 +4,16 @@ from __future__ import annotations
 
 import re
 
-from itembank.formats.model import ImportResult, ItemDraft
+from itembank.formats.model import ImportResult, ItemDraft, decode_text
 
 _OPTION = re.compile(r"^([A-Z])[.)]\s+(.*)$")
 _ANSWER = re.compile(r"^ANSWER:\s*([A-Z])\s*$")
 
 
-def decode_text(data: bytes) -> str:
-    """Decode UTF-8 (with or without BOM), falling back to GB18030 which Chinese Windows tools write."""
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        try:
-            return data.decode("gb18030")
-        except UnicodeDecodeError as exc:
-            raise ValueError(f"text is neither UTF-8 nor GBK/GB18030 (byte {exc.start})") from exc
-
-
 def read_aiken(data: bytes, prefix: str = "aiken") -> ImportResult:
     """Parse Aiken text; each question is a stem, options `A.`/`A)`, then `ANSWER: X`."""
     result = ImportResult()
-    blocks = re.split(r"\n\s*\n", decode_text(data).replace("\r\n", "\n").strip())
+    blocks = re.split(r"\n\s*\n", decode_text(data, result.warnings).replace("\r\n", "\n").strip())
     for n, block in enumerate(b for b in blocks if b.strip()):
         lines = [ln.strip() for ln in block.strip().split("\n")]
         qid = f"{prefix}-{n + 1}"
@@ -38,12 +27,19 @@ def read_aiken(data: bytes, prefix: str = "aiken") -> ImportResult:
             continue
         keys = [k for k, _ in options]
         if answer.group(1) not in keys:
-            result.rejected.append({"item": qid,
-                                    "reason": f"question {n + 1}: ANSWER {answer.group(1)} is not an option"})
+            result.rejected.append(
+                {"item": qid, "reason": f"question {n + 1}: ANSWER {answer.group(1)} is not an option"}
+            )
             continue
-        result.drafts.append(ItemDraft(source_id=qid, type="single_choice", stem=lines[0],
-                                       options=[{"key": k, "text": t} for k, t in options],
-                                       key=answer.group(1)))
+        result.drafts.append(
+            ItemDraft(
+                source_id=qid,
+                type="single_choice",
+                stem=lines[0],
+                options=[{"key": k, "text": t} for k, t in options],
+                key=answer.group(1),
+            )
+        )
     return result
 
 
