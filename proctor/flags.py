@@ -21,13 +21,23 @@ class FlagRules:
     multiple_faces_frames: int = 2
     away_seconds: float = 4.0
     away_gaze_x: float = 0.06  # iris shift from the baseline (fraction of the eye width), beyond its spread
+    away_gaze_y: float = 0.25  # vertical iris shift between the lids (noisier: lids move with the gaze)
     away_yaw_degrees: float = 20.0
     away_pitch_degrees: float = 18.0
     different_person_frames: int = 3
     covered_seconds: float = 10.0
+    dark_seconds: float = 30.0  # a view too dark to judge (not covered): a camera problem, not "no face"
+    dark_brightness: float = 35.0
     tab_switches: int = 3
     tab_hidden_seconds: float = 30.0
+    fullscreen_exits: int = 2
+    network_lost_seconds: float = 60.0
     frame_gap_seconds: float = 10.0  # longer gaps between frames end a run (nobody saw what happened)
+
+    def __post_init__(self) -> None:
+        for name, value in vars(self).items():
+            if not isinstance(value, int | float) or value <= 0:
+                raise ValueError(f"FlagRules.{name} must be a positive number, got {value!r}")
 
 
 @dataclass
@@ -44,14 +54,25 @@ class Flag:
 
 
 def is_away(frame: FrameFindings, baseline: Baseline, rules: FlagRules) -> Tri:
-    """Whether the student looks away from the screen in this frame, relative to their own baseline."""
+    """Whether the student looks away from the screen in this frame, relative to their own baseline.
+
+    Present when the head (yaw/pitch) or the eyes (iris position) are beyond the baseline's spread plus the
+    rule's threshold; absent when everything measured is within and the eyes were measured; uncertain when the
+    face, the pose or (with the head within bounds) the eyes could not be measured.
+    """
     if frame.face.state is not Tri.PRESENT or frame.pose.state is not Tri.PRESENT:
         return Tri.UNCERTAIN
-    assert frame.yaw is not None and frame.pitch is not None and frame.gaze_x is not None
-    gaze = abs(frame.gaze_x - baseline.gaze_x) - baseline.gaze_x_spread
+    if frame.yaw is None or frame.pitch is None:
+        return Tri.UNCERTAIN
     yaw = abs(frame.yaw - baseline.yaw) - baseline.yaw_spread
     pitch = abs(frame.pitch - baseline.pitch) - baseline.pitch_spread
-    if gaze > rules.away_gaze_x or yaw > rules.away_yaw_degrees or pitch > rules.away_pitch_degrees:
+    if yaw > rules.away_yaw_degrees or pitch > rules.away_pitch_degrees:
+        return Tri.PRESENT
+    if frame.gaze_x is None or frame.gaze_y is None:
+        return Tri.UNCERTAIN  # eyes closed or unreadable: the head alone cannot say "looking at the screen"
+    gaze_x = abs(frame.gaze_x - baseline.gaze_x) - baseline.gaze_x_spread
+    gaze_y = abs(frame.gaze_y - baseline.gaze_y) - baseline.gaze_y_spread
+    if gaze_x > rules.away_gaze_x or gaze_y > rules.away_gaze_y:
         return Tri.PRESENT
     return Tri.ABSENT
 
@@ -146,11 +167,9 @@ def evaluate(
     for run in _runs(frames, away, rules):
         seconds = _span(frames, run)
         if seconds >= rules.away_seconds:
-            gaze = [
-                abs(frames[i].gaze_x - base.gaze_x)
-                for i in range(run[0], run[1] + 1)  # type: ignore[operator]
-            ]
-            yaw = [abs(frames[i].yaw - base.yaw) for i in range(run[0], run[1] + 1)]  # type: ignore[operator]
+            span = [frames[i] for i in range(run[0], run[1] + 1)]
+            gaze = [abs(f.gaze_x - base.gaze_x) for f in span if f.gaze_x is not None] or [0.0]
+            yaw = [abs(f.yaw - base.yaw) for f in span if f.yaw is not None] or [0.0]
             add(
                 "looking_away",
                 run,
@@ -164,6 +183,9 @@ def evaluate(
                     "seconds": rules.away_seconds,
                     "gaze_shift": round(rules.away_gaze_x + base.gaze_x_spread, 3),
                     "yaw_degrees": round(rules.away_yaw_degrees + base.yaw_spread, 1),
+                    "baseline_gaze_x": round(base.gaze_x, 3),
+                    "baseline_yaw": round(base.yaw, 1),
+                    "baseline_frames": base.frames,
                 },
             )
 
@@ -176,16 +198,19 @@ def evaluate(
     for run in _runs(frames, other, rules):
         count = run[1] - run[0] + 1
         if count >= rules.different_person_frames:
-            distances = [frames[i].identity_distance or 0 for i in range(run[0], run[1] + 1)]
+            similarity = [frames[i].identity_similarity or 0.0 for i in range(run[0], run[1] + 1)]
             add(
                 "different_person",
                 run,
                 0.5 + 0.1 * count,
-                {"frames": count, "min_distance": min(distances)},
+                {"frames": count, "max_similarity": round(max(similarity), 3)},
                 {"frames": rules.different_person_frames},
             )
 
-    covered = [Tri.PRESENT if f.quality.usable.state is Tri.ABSENT else Tri.ABSENT for f in frames]
+    covered = [
+        Tri.PRESENT if f.quality.usable.state is Tri.ABSENT or f.quality.covered.state is Tri.PRESENT else Tri.ABSENT
+        for f in frames
+    ]
     for run in _runs(frames, covered, rules):
         seconds = _span(frames, run)
         if seconds >= rules.covered_seconds:
@@ -197,15 +222,42 @@ def evaluate(
                 {"seconds": rules.covered_seconds},
             )
 
+    # Too dark to judge but not covered (some texture left): the frames are uncertain for every other rule, so
+    # a long dark stretch is reported as a camera problem of its own, with a low severity.
+    dark = [
+        Tri.PRESENT
+        if f.quality.brightness < rules.dark_brightness and covered[i] is not Tri.PRESENT
+        else (Tri.UNCERTAIN if covered[i] is Tri.PRESENT else Tri.ABSENT)
+        for i, f in enumerate(frames)
+    ]
+    for run in _runs(frames, dark, rules):
+        seconds = _span(frames, run)
+        if seconds >= rules.dark_seconds:
+            brightness = max(frames[i].quality.brightness for i in range(run[0], run[1] + 1))
+            add(
+                "camera_dark",
+                run,
+                0.2 + seconds / (20 * rules.dark_seconds),
+                {"seconds": round(seconds, 1), "max_brightness": round(brightness, 1)},
+                {"seconds": rules.dark_seconds, "brightness": rules.dark_brightness},
+            )
+
     flags.extend(_event_flags(events or [], rules))
     return sorted(flags, key=lambda f: f.start)
 
 
+class EventError(ValueError):
+    """A browser event that cannot be read (names the event and the bad value)."""
+
+
 def _event_flags(events: list[dict[str, Any]], rules: FlagRules) -> list[Flag]:
+    for position, event in enumerate(events):
+        if not isinstance(event, dict) or not isinstance(event.get("t"), int | float):
+            raise EventError(f"event {position}: expected a dict with a numeric t, got {event!r}")
     out = []
     hidden = sorted((e for e in events if e.get("type") in ("tab_hidden", "window_blur")), key=lambda e: e["t"])
     if len(hidden) >= rules.tab_switches:
-        total = sum(float(e.get("duration") or 0) for e in hidden)
+        total = sum(_duration(e) for e in hidden)
         out.append(
             Flag(
                 "tab_switches",
@@ -217,7 +269,7 @@ def _event_flags(events: list[dict[str, Any]], rules: FlagRules) -> list[Flag]:
             )
         )
     for event in hidden:
-        duration = float(event.get("duration") or 0)
+        duration = _duration(event)
         if duration >= rules.tab_hidden_seconds:
             out.append(
                 Flag(
@@ -229,12 +281,47 @@ def _event_flags(events: list[dict[str, Any]], rules: FlagRules) -> list[Flag]:
                     {"seconds": rules.tab_hidden_seconds},
                 )
             )
+    exits = sorted((e for e in events if e.get("type") == "fullscreen_exit"), key=lambda e: e["t"])
+    if len(exits) >= rules.fullscreen_exits:
+        out.append(
+            Flag(
+                "fullscreen_exits",
+                exits[0]["t"],
+                exits[-1]["t"],
+                min(1.0, len(exits) / (4 * rules.fullscreen_exits)),
+                {"count": len(exits)},
+                {"count": rules.fullscreen_exits},
+            )
+        )
     for event in events:
-        if event.get("type") in ("camera_stopped", "camera_denied"):
-            out.append(Flag("camera_off", event["t"], event["t"], 0.5, {"event": event["type"]}, {}))
-        if event.get("type") in ("copy", "paste"):
-            out.append(Flag("copy_paste", event["t"], event["t"], 0.3, {"event": event["type"]}, {}))
+        kind = event.get("type")
+        if kind in ("camera_stopped", "camera_denied"):
+            out.append(Flag("camera_off", event["t"], event["t"] + _duration(event), 0.5, {"event": kind}, {}))
+        elif kind in ("copy", "paste"):
+            out.append(Flag("copy_paste", event["t"], event["t"], 0.3, {"event": kind}, {}))
+        elif kind == "network_lost" and _duration(event) >= rules.network_lost_seconds:
+            # Short outages are normal; a long one is a stretch nobody could watch.
+            seconds = _duration(event)
+            out.append(
+                Flag(
+                    "network_lost",
+                    event["t"],
+                    event["t"] + seconds,
+                    min(1.0, seconds / (10 * rules.network_lost_seconds)),
+                    {"seconds": round(seconds, 1)},
+                    {"seconds": rules.network_lost_seconds},
+                )
+            )
     return out
+
+
+def _duration(event: dict[str, Any]) -> float:
+    value = event.get("duration") or 0
+    try:
+        return max(0.0, float(value))
+    except (TypeError, ValueError) as err:
+        where = f"event {event.get('type')} at t={event.get('t')}"
+        raise EventError(f"{where}: duration {value!r} is not a number") from err
 
 
 def risk(flags: list[Flag]) -> float:

@@ -16,7 +16,8 @@ MIN_SPREAD = {"yaw": 4.0, "pitch": 4.0, "gaze_x": 0.025, "gaze_y": 0.04}
 
 @dataclass(frozen=True)
 class Baseline:
-    """Median and robust spread (1.4826 x MAD, floored) of each measure while looking at the screen."""
+    """Median and robust spread (1.4826 x MAD, floored by MIN_SPREAD) of each measure while the student looks at
+    the screen. `frames` is how many calibration frames could be measured."""
 
     yaw: float
     pitch: float
@@ -37,8 +38,15 @@ DEFAULT_BASELINE = Baseline(0.0, 0.0, 0.5, 0.45, 6.0, 6.0, 0.04, 0.06, 0)
 
 
 def calibrate(frames: list[FrameFindings], min_frames: int = 3) -> Baseline | None:
-    """The baseline from calibration frames with a measured pose; None when too few frames could be measured."""
-    usable = [f for f in frames if f.pose.state is Tri.PRESENT and f.gaze_x is not None]
+    """The baseline from calibration frames with a measured pose and gaze and a single face; None when fewer
+    than `min_frames` such frames exist (the caller then falls back to DEFAULT_BASELINE and says so)."""
+    usable = [
+        f
+        for f in frames
+        if f.pose.state is Tri.PRESENT
+        and f.multiple_faces.state is not Tri.PRESENT
+        and None not in (f.yaw, f.pitch, f.gaze_x, f.gaze_y)
+    ]
     if len(usable) < min_frames:
         return None
     values = {name: np.array([getattr(f, name) for f in usable], float) for name in MIN_SPREAD}

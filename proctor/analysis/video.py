@@ -9,6 +9,8 @@ import cv2
 import numpy as np
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
+# Container rotation (degrees clockwise to display upright) -> the cv2.rotate code that applies it.
+ROTATIONS = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}
 
 
 def frames_from(
@@ -35,7 +37,11 @@ def frames_from(
     capture = cv2.VideoCapture(str(path))
     if not capture.isOpened():
         raise ValueError(f"{path}: not a video OpenCV can read")
-    capture.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)  # phones record upright video as rotated frames + metadata
+    # Phones record upright video as rotated frames plus a rotation tag. The FFmpeg backend applies the tag when
+    # asked (CAP_PROP_ORIENTATION_AUTO); when a backend cannot, rotate here from CAP_PROP_ORIENTATION_META.
+    rotate = None
+    if not capture.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1) or not capture.get(cv2.CAP_PROP_ORIENTATION_AUTO):
+        rotate = ROTATIONS.get(int(capture.get(cv2.CAP_PROP_ORIENTATION_META)) % 360)
     fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
     index = 0
     try:
@@ -44,7 +50,7 @@ def frames_from(
             if not ok:
                 break
             if index % every == 0:
-                yield index, index / fps, frame
+                yield index, index / fps, frame if rotate is None else cv2.rotate(frame, rotate)
             index += 1
     finally:
         capture.release()

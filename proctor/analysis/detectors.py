@@ -1,0 +1,418 @@
+"""The measuring instruments of the frame analysis (PURE: arrays in, numbers and dataclasses out).
+
+Everything runs offline: MediaPipe 0.10.21 ships its TFLite models inside the wheel, OpenCV contrib ships the rest.
+- FaceDetector: MediaPipe's full-range BlazeFace (made for faces up to about 5 m away) on a downscaled frame;
+  measured on this project's composites it finds faces down to about 33 px wide in a 640x480 frame. An optional
+  second pass runs it on four overlapping upscaled quarter tiles, which reaches about half that size at four
+  times the cost. (OpenCV's Haar cascades were measured at 13 ms per 320x240 frame and many false hits; YuNet
+  needs an ONNX file that opencv-contrib does not ship, so neither is used.)
+- Landmarker: Face Mesh with refined iris landmarks (478 points) on a crop around one face.
+- head_pose: cv2.solvePnP of six landmarks against a generic 3D face.
+- eye_gaze: iris centre between the eye corners and lids, per eye.
+- quality_of: brightness, contrast, variance of the Laplacian.
+- IdentityEmbedder: a weak, offline face signature (see its docstring for what it can and cannot tell).
+MediaPipe graphs are not thread-safe: create these objects once per worker thread and reuse them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+
+from proctor.analysis.findings import EyeGaze, FaceBox, Finding, Quality
+
+# A generic face in millimetres, camera-like axes (x right, y down, z away from the camera), nose tip at 0.
+MODEL_POINTS = np.array(
+    [
+        (0.0, 0.0, 0.0),  # nose tip (landmark 1)
+        (0.0, 330.0, 65.0),  # chin (152)
+        (-225.0, -170.0, 135.0),  # outer corner of the eye on the image's left (33)
+        (225.0, -170.0, 135.0),  # outer corner of the eye on the image's right (263)
+        (-150.0, 150.0, 125.0),  # mouth corner on the image's left (61)
+        (150.0, 150.0, 125.0),  # mouth corner on the image's right (291)
+    ]
+)
+POSE_LANDMARKS = (1, 152, 33, 263, 61, 291)
+# Per eye: (corner on the image's left, corner on the image's right, iris centre, upper lid, lower lid).
+EYES = ((33, 133, 468, 159, 145), (362, 263, 473, 386, 374))
+# Points whose mutual distances make the geometric half of the identity signature (rigid parts of the face).
+GEOMETRY_LANDMARKS = (1, 2, 4, 10, 33, 61, 70, 133, 152, 234, 263, 291, 300, 362, 454)
+USED_LANDMARKS = tuple(sorted({*POSE_LANDMARKS, *(i for eye in EYES for i in eye), *GEOMETRY_LANDMARKS}))
+MESH_SIDE = 192  # the landmark model's input side: larger crops are only resized down inside the graph
+
+
+class DetectorError(ValueError):
+    """A frame the instruments cannot take (wrong shape or type)."""
+
+
+def check_frame(frame: np.ndarray) -> None:
+    """Refuse anything but an 8-bit BGR image, naming what was passed."""
+    if not isinstance(frame, np.ndarray) or frame.ndim != 3 or frame.shape[2] != 3 or frame.size == 0:
+        shape = getattr(frame, "shape", type(frame).__name__)
+        raise DetectorError(f"expected a BGR image (height x width x 3), got {shape}")
+    if frame.dtype != np.uint8:
+        raise DetectorError(f"expected 8-bit pixels, got {frame.dtype}")
+
+
+# --- image quality -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QualityThresholds:
+    """When a view is too dark, covered or blurred to judge (grey levels 0-255)."""
+
+    dark_brightness: float = 35.0
+    covered_contrast: float = 12.0
+    blur_sharpness: float = 15.0
+
+
+def quality_of(gray: np.ndarray, thresholds: QualityThresholds | None = None) -> Quality:
+    """Brightness, contrast and variance of the Laplacian on a 160x120 copy (fast, and blur is judged at the
+    scale the detector works at). Dark and textureless = covered; dark = too dark to see; flat = blurred."""
+    th = thresholds or QualityThresholds()
+    if gray.ndim != 2 or gray.size == 0:
+        raise DetectorError(f"expected a grey image (height x width), got {gray.shape}")
+    small = cv2.resize(gray, (160, 120), interpolation=cv2.INTER_AREA)
+    brightness = float(small.mean())
+    contrast = float(small.std())
+    sharpness = float(cv2.Laplacian(small, cv2.CV_32F).var())
+    covered = brightness < th.dark_brightness and contrast < th.covered_contrast
+    if covered:
+        usable = Finding.absent(f"camera covered or dark (brightness {brightness:.0f}, contrast {contrast:.0f})")
+    elif brightness < th.dark_brightness:
+        usable = Finding.uncertain(f"too dark to see reliably (brightness {brightness:.0f})")
+    elif sharpness < th.blur_sharpness and contrast < 2 * th.covered_contrast:
+        usable = Finding.uncertain(f"blurred or featureless image (sharpness {sharpness:.0f})")
+    else:
+        usable = Finding.present()
+    cover = (
+        Finding.present(f"brightness {brightness:.0f}, contrast {contrast:.0f}")
+        if covered
+        else Finding.absent(f"brightness {brightness:.0f}, contrast {contrast:.0f}")
+    )
+    return Quality(brightness, contrast, sharpness, usable, cover)
+
+
+# --- MediaPipe graphs ---------------------------------------------------------------------------------------
+
+
+def run_graph(solution: Any, rgb: np.ndarray, stream: str) -> Any:
+    """One output stream of a MediaPipe `mp.solutions` graph for one RGB image.
+
+    Same steps as SolutionBase.process in mediapipe 0.10.21 (add the image packet, wait until idle, read the
+    output), minus building a new namedtuple class and evaluating every output stream on each call, which
+    measured 0.35 ms per call (7% of a frame). Falls back to .process() if the private attributes differ.
+    """
+    try:
+        graph, outputs = solution._graph, solution._graph_outputs
+        input_name = next(iter(solution._input_stream_type_info))
+        input_type = solution._input_stream_type_info[input_name]
+        output_type = solution._output_stream_type_info[stream]
+        make_packet, get_content = solution._make_packet, solution._get_packet_content
+    except (AttributeError, KeyError, StopIteration, TypeError):
+        return getattr(solution.process(rgb), stream)
+    outputs.clear()
+    solution._simulated_timestamp += 33333  # what .process() does: the graphs expect increasing timestamps
+    graph.add_packet_to_input_stream(
+        stream=input_name, packet=make_packet(input_type, rgb).at(solution._simulated_timestamp)
+    )
+    graph.wait_until_idle()
+    return get_content(output_type, outputs[stream]) if stream in outputs else None
+
+
+# --- faces ---------------------------------------------------------------------------------------------------
+
+
+def iou(a: FaceBox, b: FaceBox) -> float:
+    """Intersection over union of two boxes."""
+    x0, y0 = max(a.x, b.x), max(a.y, b.y)
+    x1, y1 = min(a.x + a.width, b.x + b.width), min(a.y + a.height, b.y + b.height)
+    inter = max(0, x1 - x0) * max(0, y1 - y0)
+    union = a.width * a.height + b.width * b.height - inter
+    return inter / union if union > 0 else 0.0
+
+
+def merge_boxes(boxes: list[FaceBox], overlap: float = 0.3) -> list[FaceBox]:
+    """Non-maximum suppression: keep the best-scoring box of each overlapping group; largest first.
+    A box mostly inside a kept one (a tile that saw half a face) is dropped too."""
+    kept: list[FaceBox] = []
+    for box in sorted(boxes, key=lambda b: -b.score):
+        inside = any(_contained(box, k) > 0.6 for k in kept)
+        if not inside and all(iou(box, k) < overlap for k in kept):
+            kept.append(box)
+    return sorted(kept, key=lambda b: -b.width * b.height)
+
+
+def _contained(inner: FaceBox, outer: FaceBox) -> float:
+    x0, y0 = max(inner.x, outer.x), max(inner.y, outer.y)
+    x1, y1 = min(inner.x + inner.width, outer.x + outer.width), min(inner.y + inner.height, outer.y + outer.height)
+    area = inner.width * inner.height
+    return max(0, x1 - x0) * max(0, y1 - y0) / area if area > 0 else 0.0
+
+
+class FaceDetector:
+    """All faces in a frame, small and background ones included (MediaPipe full-range BlazeFace).
+
+    `detect_width` is the width the frame is reduced to first: the model sees a 192x192 letterboxed copy
+    whatever it is given, so a smaller input only saves the conversion. `tiles=True` adds the second pass on
+    four overlapping quarter tiles (each upscaled to the same width) for faces below about 33 px.
+    """
+
+    def __init__(
+        self, min_score: float = 0.5, detect_width: int = 320, tiles: bool = False, tile_min_score: float = 0.7
+    ) -> None:
+        import mediapipe as mp
+
+        self.min_score = min_score
+        # Upscaled tiles of blurred texture produce more weak false faces (0.62 on blurred noise): ask for more.
+        self.tile_min_score = max(min_score, tile_min_score)
+        self.detect_width = detect_width
+        self.tiles = tiles
+        self._graph = mp.solutions.face_detection.FaceDetection(model_selection=1, min_detection_confidence=min_score)
+
+    def close(self) -> None:
+        """Release the graph."""
+        self._graph.close()
+
+    def _run(self, rgb: np.ndarray, x0: float, y0: float, scale: float) -> list[FaceBox]:
+        h, w = rgb.shape[:2]
+        out = []
+        for detection in run_graph(self._graph, rgb, "detections") or []:
+            rel = detection.location_data.relative_bounding_box
+            out.append(
+                FaceBox(
+                    round(x0 + rel.xmin * w / scale),
+                    round(y0 + rel.ymin * h / scale),
+                    round(rel.width * w / scale),
+                    round(rel.height * h / scale),
+                    float(detection.score[0]),
+                )
+            )
+        return out
+
+    def detect(self, frame_bgr: np.ndarray, reduced_rgb: np.ndarray | None = None) -> list[FaceBox]:
+        """Boxes in the frame's pixels, largest first. `reduced_rgb` is the frame already reduced to
+        `detect_width` and converted to RGB, when the caller has it (saves a resize and a conversion)."""
+        check_frame(frame_bgr)
+        h, w = frame_bgr.shape[:2]
+        if reduced_rgb is None:
+            scale = min(1.0, self.detect_width / w)
+            small = cv2.resize(frame_bgr, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_LINEAR)
+            reduced_rgb = cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
+        scale = reduced_rgb.shape[1] / w
+        boxes = self._run(reduced_rgb, 0, 0, scale)
+        if self.tiles:
+            boxes += self._tile_pass(frame_bgr)
+            return merge_boxes(boxes)
+        return sorted(boxes, key=lambda b: -b.width * b.height)
+
+    def _tile_pass(self, frame_bgr: np.ndarray) -> list[FaceBox]:
+        h, w = frame_bgr.shape[:2]
+        tw, th = round(w * 0.6), round(h * 0.6)  # 60% tiles overlap by 20% so a face on a seam is whole in one
+        scale = min(2.0, self.detect_width / tw)
+        out = []
+        for y0 in (0, h - th):
+            for x0 in (0, w - tw):
+                tile = frame_bgr[y0 : y0 + th, x0 : x0 + tw]
+                tile = cv2.resize(tile, (round(tw * scale), round(th * scale)), interpolation=cv2.INTER_LINEAR)
+                out += self._run(cv2.cvtColor(tile, cv2.COLOR_BGR2RGB), x0, y0, scale)
+        return [b for b in out if b.score >= self.tile_min_score]
+
+
+class Landmarker:
+    """Face Mesh (468 points + 10 refined iris points) on a crop around one face.
+
+    The crop is centred on the detector's box with a fixed margin, so in crop coordinates every face sits in
+    the same place. The mesh runs in tracking mode: the region found on the previous crop is valid for the next
+    one too (even when it shows another student), so the mesh skips its own face detector; when the region does
+    not hold a face its presence score says so and it detects again. One face per crop (max_num_faces=1):
+    second faces are counted by the FaceDetector, and pose and gaze are only measured for the main face.
+    """
+
+    def __init__(self) -> None:
+        import mediapipe as mp
+
+        self._graph = mp.solutions.face_mesh.FaceMesh(
+            static_image_mode=False,
+            max_num_faces=1,
+            refine_landmarks=True,
+            min_detection_confidence=0.3,
+            min_tracking_confidence=0.5,
+        )
+
+    def close(self) -> None:
+        """Release the graph."""
+        self._graph.close()
+
+    def landmarks(self, frame_bgr: np.ndarray, box: FaceBox) -> np.ndarray | None:
+        """(478, 2) pixel coordinates in the frame (only USED_LANDMARKS are filled; the rest are 0), or None
+        when the mesh finds no face in the crop."""
+        h, w = frame_bgr.shape[:2]
+        margin = int(0.6 * max(box.width, box.height))
+        x0, y0 = max(0, box.x - margin), max(0, box.y - margin)
+        x1, y1 = min(w, box.x + box.width + margin), min(h, box.y + box.height + margin)
+        if x1 - x0 < 8 or y1 - y0 < 8:
+            return None
+        crop = frame_bgr[y0:y1, x0:x1]
+        ch, cw = crop.shape[:2]
+        scale = min(1.0, MESH_SIDE / max(ch, cw))
+        if scale < 1:  # the model sees 192x192: resizing here saves the graph's own larger copy
+            crop = cv2.resize(crop, (round(cw * scale), round(ch * scale)), interpolation=cv2.INTER_LINEAR)
+        faces = run_graph(self._graph, cv2.cvtColor(crop, cv2.COLOR_BGR2RGB), "multi_face_landmarks")
+        if not faces:
+            return None
+        landmarks = faces[0].landmark
+        if len(landmarks) < 478:
+            return None
+        points = np.zeros((478, 2))
+        for index in USED_LANDMARKS:  # 39 of the 478 points are used: converting only those saves ~0.5 ms
+            point = landmarks[index]
+            points[index] = (point.x * cw + x0, point.y * ch + y0)
+        return points
+
+
+# --- geometry ------------------------------------------------------------------------------------------------
+
+
+def head_pose(points: np.ndarray, width: int, height: int) -> tuple[float, float, float] | None:
+    """Yaw, pitch, roll in degrees from the six POSE_LANDMARKS (pixels, in that order) by solvePnP against
+    MODEL_POINTS with a pinhole camera of focal length = image width; None when solvePnP fails."""
+    if points.shape != (6, 2) or not np.isfinite(points).all():
+        return None
+    focal = float(width)
+    camera = np.array([[focal, 0, width / 2], [0, focal, height / 2], [0, 0, 1]], dtype=np.float64)
+    ok, rvec, _ = cv2.solvePnP(
+        MODEL_POINTS, points.astype(np.float64), camera, np.zeros(4), flags=cv2.SOLVEPNP_SQPNP
+    )  # SQPnP: the global optimum without an initial guess, 4x faster than the iterative solver here
+    if not ok:
+        return None
+    rotation, _ = cv2.Rodrigues(rvec)
+    angles, *_ = cv2.RQDecomp3x3(rotation)
+    pitch, yaw, roll = (float(a) for a in angles)
+    # RQDecomp3x3 may return the equivalent angle on the other side of ±180 for the x axis.
+    if pitch > 90:
+        pitch -= 180
+    elif pitch < -90:
+        pitch += 180
+    return yaw, -pitch, roll
+
+
+def eye_gaze(points: np.ndarray) -> tuple[EyeGaze, EyeGaze]:
+    """Per eye (image-left eye first): the iris centre projected on the corner-to-corner axis (x) and between
+    the lids (y), and the lid gap over the eye width (openness; below ~0.1 the eye is closed or blinking)."""
+    out = []
+    for left, right, iris, top, bottom in EYES:
+        axis = points[right] - points[left]
+        width2 = max(float(np.dot(axis, axis)), 1e-9)
+        x = float(np.dot(points[iris] - points[left], axis) / width2)
+        gap = float(points[bottom][1] - points[top][1])
+        y = float((points[iris][1] - points[top][1]) / gap) if abs(gap) > 1e-6 else 0.5
+        out.append(EyeGaze(x, y, abs(gap) / np.sqrt(width2)))
+    return out[0], out[1]
+
+
+# --- identity ------------------------------------------------------------------------------------------------
+
+
+def _uniform_lbp_table() -> np.ndarray:
+    """Map the 256 8-bit LBP codes to 59 bins: the 58 'uniform' codes (≤ 2 bit transitions) and one for the rest."""
+    table = np.full(256, 58, np.int64)
+    label = 0
+    for code in range(256):
+        bits = [(code >> i) & 1 for i in range(8)]
+        if sum(bits[i] != bits[(i + 1) % 8] for i in range(8)) <= 2:
+            table[code] = label
+            label += 1
+    return table
+
+
+_LBP_TABLE = _uniform_lbp_table()
+
+
+def lbp_histogram(gray: np.ndarray, grid: int = 4) -> np.ndarray:
+    """Uniform LBP (8 neighbours, radius 1) histograms over a grid x grid split, each L1-normalised, concatenated."""
+    g = gray.astype(np.int16)
+    centre = g[1:-1, 1:-1]
+    code = np.zeros(centre.shape, np.int64)
+    shifts = ((0, 0), (0, 1), (0, 2), (1, 2), (2, 2), (2, 1), (2, 0), (1, 0))
+    for bit, (dy, dx) in enumerate(shifts):
+        neighbour = g[dy : dy + centre.shape[0], dx : dx + centre.shape[1]]
+        code |= (neighbour >= centre).astype(np.int64) << bit
+    labels = _LBP_TABLE[code]
+    h, w = labels.shape
+    parts = []
+    for i in range(grid):
+        for j in range(grid):
+            cell = labels[i * h // grid : (i + 1) * h // grid, j * w // grid : (j + 1) * w // grid]
+            hist = np.bincount(cell.ravel(), minlength=59).astype(np.float64)
+            parts.append(hist / max(hist.sum(), 1.0))
+    return np.concatenate(parts)
+
+
+@dataclass(frozen=True)
+class FaceSignature:
+    """A face's texture (LBP histograms of an eye-aligned crop) and, when landmarks were found on a near-frontal
+    face, its shape (landmark distances over the distance between the eyes)."""
+
+    texture: np.ndarray
+    geometry: np.ndarray | None
+
+
+class IdentityEmbedder:
+    """A weak, offline face signature: NOT a face-recognition model.
+
+    Texture: uniform-LBP histograms on a 64x64 crop aligned on the eye corners (the classic LBPH features,
+    as in cv2.face's LBPH recogniser). Shape: pairwise distances of 15 rigid landmarks, scaled by the eye
+    distance, used only for near-frontal faces (|yaw| < 20°) because perspective changes them.
+    What it can tell: the same person in the same room and light from an obviously different face or from a
+    photo held up in poor light. What it cannot: reliably separate similar-looking people, or the same person
+    after a big change of light, glasses or pose. Its similarity is evidence for a proctor, never proof; the
+    thresholds in AnalyzerConfig were set from the same-person spread of our sample videos, not from an
+    impostor set (we have none offline).
+    """
+
+    side = 64
+
+    def signature(
+        self, frame_bgr: np.ndarray, box: FaceBox, points: np.ndarray | None, yaw: float | None
+    ) -> FaceSignature:
+        """The signature of the face in `box` (aligned on the eyes when `points` are given)."""
+        gray = cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2GRAY)
+        if points is not None:
+            left, right = points[33], points[263]
+            eye_distance = float(np.linalg.norm(right - left))
+            angle = float(np.degrees(np.arctan2(right[1] - left[1], right[0] - left[0])))
+            centre = (left + right) / 2
+            # Eyes level, eye distance = 0.5 of the crop, eye line at 0.35 of its height.
+            scale = 0.5 * self.side / max(eye_distance, 1.0)
+            matrix = cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), angle, scale)
+            matrix[0, 2] += self.side / 2 - centre[0]
+            matrix[1, 2] += 0.35 * self.side - centre[1]
+            crop = cv2.warpAffine(gray, matrix, (self.side, self.side), flags=cv2.INTER_LINEAR)
+        else:
+            h, w = gray.shape
+            x0, y0 = max(0, box.x), max(0, box.y)
+            x1, y1 = min(w, box.x + box.width), min(h, box.y + box.height)
+            if x1 - x0 < 4 or y1 - y0 < 4:
+                raise DetectorError(f"face box {box} lies outside the {w}x{h} frame")
+            crop = cv2.resize(gray[y0:y1, x0:x1], (self.side, self.side), interpolation=cv2.INTER_AREA)
+        texture = lbp_histogram(cv2.equalizeHist(crop))
+        geometry = None
+        if points is not None and yaw is not None and abs(yaw) < 20:
+            p = points[list(GEOMETRY_LANDMARKS)]
+            d = np.linalg.norm(p[:, None, :] - p[None, :, :], axis=2)[np.triu_indices(len(p), 1)]
+            geometry = d / max(float(np.linalg.norm(points[263] - points[33])), 1e-6)
+        return FaceSignature(texture, geometry)
+
+    @staticmethod
+    def similarity(a: FaceSignature, b: FaceSignature) -> float:
+        """0..1: histogram intersection of the textures, blended 70/30 with a shape score when both have one."""
+        cells = len(a.texture) / 59
+        texture = float(np.minimum(a.texture, b.texture).sum() / cells)
+        if a.geometry is None or b.geometry is None:
+            return texture
+        shape = float(np.exp(-np.mean(np.abs(a.geometry - b.geometry)) / 0.05))
+        return 0.7 * texture + 0.3 * shape
