@@ -20,34 +20,58 @@ def irt() -> None:
     "--model", type=click.Choice(["rasch", "1pl", "2pl", "3pl", "grm", "gpcm"]), default="2pl", show_default=True
 )
 @click.option("--out", "out", type=click.Path(dir_okay=False, writable=True), required=True, help="PARAMS.csv")
+@click.option(
+    "--anchors",
+    "anchors_path",
+    type=click.Path(exists=True, dir_okay=False),
+    help="PARAMS.csv of bank items: those present in RESPONSES.csv are held at these values (2PL/3PL)",
+)
 @click.option("--quad-points", default=61, show_default=True)
 @click.option("--tol", default=1e-4, show_default=True, help="largest parameter change at convergence")
 @click.option("--max-iter", default=2000, show_default=True)
-def calibrate_command(responses: str, model: str, out: str, quad_points: int, tol: float, max_iter: int) -> None:
+def calibrate_command(
+    responses: str, model: str, out: str, anchors_path: str | None, quad_points: int, tol: float, max_iter: int
+) -> None:
     """Calibrate RESPONSES.csv by marginal maximum likelihood (EM) and write PARAMS.csv."""
     from itembank.irt.estimation import IRTInputError, calibrate
-    from itembank.irt.io import read_responses, write_params
+    from itembank.irt.io import read_params, read_responses, write_params
 
     try:
         table = read_responses(responses)
+        anchors: dict[int, tuple[float, float, float]] = {}
+        if anchors_path:
+            bank = read_params(anchors_path)
+            for k, item_id in enumerate(bank.item_ids):
+                if item_id in table.item_ids:
+                    anchors[table.item_ids.index(item_id)] = (float(bank.a[k]), float(bank.b[k]), float(bank.c[k]))
+            if not anchors:
+                raise IRTInputError(f"{anchors_path}: none of its items is a column of {responses}")
         started = time.perf_counter()
         result = calibrate(
-            table.scores, model, item_ids=table.item_ids, quad_points=quad_points, tol=tol, max_iter=max_iter
+            table.scores,
+            model,
+            item_ids=table.item_ids,
+            anchors=anchors or None,
+            quad_points=quad_points,
+            tol=tol,
+            max_iter=max_iter,
         )
     except IRTInputError as err:
         raise click.ClickException(str(err)) from err
-    result.params.item_ids = table.item_ids
     write_params(result, out)
     report = result.report
     click.echo(
         f"{model}: {table.scores.shape[0]} examinees x {table.scores.shape[1]} items; "
         f"{'converged' if report.converged else 'NOT converged'} after {report.iterations} EM iterations "
-        f"(largest change {report.max_change:.2e}) in {time.perf_counter() - started:.2f} s"
+        f"({report.extrapolations} accelerated; largest change {report.max_change:.2e}) "
+        f"in {time.perf_counter() - started:.2f} s"
     )
-    click.echo(
-        f"log-likelihood {result.loglik:.4f}  AIC {result.aic:.2f}  BIC {result.bic:.2f}"
-        + (f"  latent SD {result.latent_sd:.4f}" if model == "rasch" else "")
-    )
+    latent = ""
+    if model == "rasch":
+        latent = f"  latent SD {result.latent_sd:.4f}"
+    elif anchors:
+        latent = f"  {len(anchors)} anchors; latent mean {result.latent_mean:.4f} SD {result.latent_sd:.4f}"
+    click.echo(f"log-likelihood {result.loglik:.4f}  AIC {result.aic:.2f}  BIC {result.bic:.2f}{latent}")
     click.echo(f"wrote {out}")
 
 
@@ -71,12 +95,19 @@ def score_command(responses: str, params_path: str, method: str, out: str) -> No
     if missing:
         raise click.ClickException(f"{responses}: no column for item(s) {', '.join(missing[:10])}")
     columns = [table.item_ids.index(i) for i in params.item_ids]
-    estimates = score(params, table.scores[:, columns], method)
+    try:
+        estimates = score(params, table.scores[:, columns], method)
+    except ValueError as err:
+        raise click.ClickException(f"{responses}: {err}") from err
     write_theta(table.person_ids, estimates, out)
     extreme = int(np.sum(estimates.extreme))
     click.echo(
         f"{method}: {len(table.person_ids)} examinees scored"
-        + (f"; {extreme} all-right/all-wrong patterns held at ±6 (SE inf)" if extreme else "")
+        + (
+            f"; {extreme} patterns with no finite ML estimate (e.g. all right/all wrong) held at ±6, SE inf"
+            if extreme
+            else ""
+        )
         + f"; wrote {out}"
     )
 

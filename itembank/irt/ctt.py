@@ -51,7 +51,7 @@ def item_statistics(scores: np.ndarray, max_points: np.ndarray | None = None) ->
     pbis = np.full(n_items, np.nan)
     bis = np.full(n_items, np.nan)
     index = np.full(n_items, np.nan)
-    order = np.argsort(total)
+    order = np.argsort(total, kind="stable")
     cut = max(1, round(0.27 * len(total)))
     lower, upper = order[:cut], order[-cut:]
     for j in range(n_items):
@@ -87,20 +87,24 @@ class DistractorRow:
 def distractor_analysis(choices: list[str | None], total: np.ndarray, key: str) -> list[DistractorRow]:
     """Choice proportions and option-total point-biserials; a distractor strong students prefer is suspicious."""
     total = np.asarray(total, float)
-    options = sorted({c for c in choices if c is not None})
-    order = np.argsort(total)
+    if len(choices) != len(total):
+        raise ValueError(f"{len(choices)} choices but {len(total)} total scores")
+    labels = np.array(["" if c is None else str(c) for c in choices])
+    answered = np.array([c is not None for c in choices])
+    options = sorted(set(labels[answered].tolist()))
+    order = np.argsort(total, kind="stable")
     cut = max(1, round(0.27 * len(total)))
-    lower, upper = set(order[:cut].tolist()), set(order[-cut:].tolist())
+    lower, upper = order[:cut], order[-cut:]
     rows = []
     for option in options:
-        chose = np.array([c == option for c in choices], float)
+        chose = ((labels == option) & answered).astype(float)
         rows.append(
             DistractorRow(
                 option=option,
                 proportion=float(chose.mean()),
                 point_biserial=_corr(chose, total),
-                upper_proportion=float(np.mean([chose[i] for i in upper])),
-                lower_proportion=float(np.mean([chose[i] for i in lower])),
+                upper_proportion=float(chose[upper].mean()),
+                lower_proportion=float(chose[lower].mean()),
                 is_key=option == key,
             )
         )

@@ -42,10 +42,22 @@ def grid_loglik(params: ItemParams, x: np.ndarray, grid: np.ndarray) -> np.ndarr
     return out
 
 
+class ScoringInputError(ValueError):
+    """Responses that do not fit the item parameters; the message names the row and item."""
+
+
 def _check(params: ItemParams, x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, float)
     if x.ndim != 2 or x.shape[1] != params.n_items:
-        raise ValueError(f"responses have {x.shape[-1]} columns but there are {params.n_items} item parameters")
+        raise ScoringInputError(f"responses have {x.shape[-1]} columns but there are {params.n_items} item parameters")
+    top = (params.categories - 1).astype(float)
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isnan(x) & ((x < 0) | (x > top) | (x != np.round(x)))
+    if bad.any():
+        row, j = (int(v) for v in np.argwhere(bad)[0])
+        raise ScoringInputError(
+            f"row {row + 1}, item {params.item_ids[j]}: score {x[row, j]:g} is outside 0..{top[j]:g}"
+        )
     return x
 
 
@@ -62,10 +74,15 @@ def eap(params: ItemParams, x: np.ndarray, *, quad_points: int = 61) -> AbilityE
     return AbilityEstimates(theta, sd, "eap", np.zeros(len(theta), bool))
 
 
-def _newton(params: ItemParams, x: np.ndarray, start: np.ndarray, prior: bool) -> np.ndarray:
+def _newton(params: ItemParams, x: np.ndarray, start: np.ndarray, prior: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Newton-Raphson on each examinee's log-likelihood (+ standard normal log prior), all examinees at once.
+
+    Derivatives are central differences of the exact log-likelihood; returns θ and the second derivative there.
+    """
     theta = start.copy()
     h = 1e-4
-    for _ in range(30):
+    hess = np.full(len(theta), -1.0)
+    for _ in range(50):
         f0 = person_loglik(params, x, theta)
         fp = person_loglik(params, x, theta + h)
         fm = person_loglik(params, x, theta - h)
@@ -76,9 +93,9 @@ def _newton(params: ItemParams, x: np.ndarray, start: np.ndarray, prior: bool) -
             hess -= 1.0
         step = np.where(hess < -1e-8, grad / hess, -np.sign(grad) * 0.5)
         theta = np.clip(theta - np.clip(step, -1, 1), -THETA_BOUND, THETA_BOUND)
-        if np.max(np.abs(step)) < 1e-6:
+        if np.max(np.abs(step), initial=0.0) < 1e-7:
             break
-    return theta
+    return theta, hess
 
 
 def _information(params: ItemParams, x: np.ndarray, theta: np.ndarray) -> np.ndarray:
@@ -91,26 +108,29 @@ def _information(params: ItemParams, x: np.ndarray, theta: np.ndarray) -> np.nda
 
 
 def map_(params: ItemParams, x: np.ndarray) -> AbilityEstimates:
-    """Maximum a posteriori θ (standard normal prior); SE from the posterior curvature (information + 1)."""
+    """Maximum a posteriori θ (standard normal prior); SE from the curvature of the log posterior at the mode."""
     x = _check(params, x)
-    theta = _newton(params, x, eap(params, x).theta, prior=True)
-    se = 1.0 / np.sqrt(_information(params, x, theta) + 1.0)
+    theta, hess = _newton(params, x, eap(params, x).theta, prior=True)
+    se = 1.0 / np.sqrt(np.clip(-hess, EPS, None))
     return AbilityEstimates(theta, se, "map", np.zeros(len(theta), bool))
 
 
 def ml(params: ItemParams, x: np.ndarray) -> AbilityEstimates:
-    """Maximum likelihood θ with SE 1/sqrt(information). All-right or all-wrong patterns have no finite ML
-    estimate: they are held at ±6 and marked `extreme` rather than reported as if measured."""
+    """Maximum likelihood θ with SE 1/sqrt(information). All-right or all-wrong patterns (and any whose
+    likelihood rises all the way to the bound) have no finite ML estimate: they are held at ±6 and marked
+    `extreme`, with an infinite SE, rather than reported as if measured."""
     x = _check(params, x)
     expected_max = np.array([probs.shape[1] - 1 for probs in category_probs(params, np.zeros(1))], float)
     observed = ~np.isnan(x)
     low = np.all(np.where(observed, x == 0, True), axis=1)
     high = np.all(np.where(observed, x == expected_max, True), axis=1)
-    theta = _newton(params, x, eap(params, x).theta, prior=False)
+    theta, _ = _newton(params, x, eap(params, x).theta, prior=False)
     theta = np.where(low, -THETA_BOUND, np.where(high, THETA_BOUND, theta))
     with np.errstate(divide="ignore"):
         se = 1.0 / np.sqrt(_information(params, x, theta))
-    extreme = low | high
+    # All-lowest/all-highest patterns, and patterns whose likelihood keeps rising to the bound (3PL guessing can
+    # leave a pattern with no interior maximum), have no finite ML estimate: flagged, SE infinite.
+    extreme = low | high | (np.abs(theta) >= THETA_BOUND - 1e-9)
     se[extreme] = np.inf
     return AbilityEstimates(theta, se, "ml", extreme)
 
