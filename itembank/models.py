@@ -172,3 +172,21 @@ class ItemVersion(db.Model):  # type: ignore[name-defined,misc]
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     item: Mapped[Item] = relationship(back_populates="versions", foreign_keys=[item_id], lazy="joined")
+
+
+class ItemAsset(db.Model):  # type: ignore[name-defined,misc]
+    """A media file an item's content refers to (imported images, audio). The bytes live outside the web root
+    under STORAGE_DIR/assets, named by their SHA-256 so identical files are stored once; they are served only
+    through a permission-checked view, and the item's HTML refers to them as /banks/assets/<id>/<name>."""
+
+    __tablename__ = "item_assets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    mime: Mapped[str] = mapped_column(String(100))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    size: Mapped[int]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    item: Mapped[Item] = relationship()
