@@ -35,6 +35,7 @@ API_BLUEPRINTS = [
     "exam.api:blp",
     "exam.delivery.api:blp",
     "exam.authoring.api:blp",
+    "itembank.api:blp",
     "proctor.api:blp",
 ]
 # Click groups and commands of `exam ...`; file-mode commands work without a database.
