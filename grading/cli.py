@@ -39,6 +39,10 @@ def read_answers(path: str, *, need_score: bool) -> list[dict[str, str]]:
             value = (row.get("score") or "").strip()
             if not value.isdigit():
                 raise click.ClickException(f"{path}: row {number}, column 'score': {value!r} is not a whole score")
+            # Optional: a second rater's score of a double-marked answer (empty where there is none).
+            second = (row.get("score2") or "").strip()
+            if second and not second.isdigit():
+                raise click.ClickException(f"{path}: row {number}, column 'score2': {second!r} is not a whole score")
     return rows
 
 
@@ -46,22 +50,39 @@ def read_answers(path: str, *, need_score: bool) -> list[dict[str, str]]:
 @click.argument("train", type=click.Path(exists=True, dir_okay=False))
 @click.option("--out", required=True, type=click.Path(dir_okay=False, writable=True), help="MODEL.joblib")
 def fit_command(train: str, out: str) -> None:
-    """Train one grader per item from human-scored answers (TRAIN.csv: item_id,answer,score)."""
+    """Train one grader per item from human-scored answers (TRAIN.csv: item_id,answer,score[,score2]).
+
+    score2, where present, is a second rater's score of the same answer: extra training signal."""
     from grading.ml import GraderError, fit_bundle
 
     rows = read_answers(train, need_score=True)
     try:
         bundle = fit_bundle(
-            [(r["item_id"], r["answer"], int(r["score"])) for r in rows],
+            [
+                (
+                    r["item_id"],
+                    r["answer"],
+                    int(r["score"]),
+                    int(r["score2"]) if (r.get("score2") or "").strip() else None,
+                )
+                for r in rows
+            ],
             progress=lambda n, total, item: click.echo(f"  [{n}/{total}] item {item}", err=True),
         )
     except GraderError as err:
         raise click.ClickException(str(err)) from err
     bundle.save(out)
     for item_id, grader in bundle.graders.items():
+        point = grader.threshold_for_agreement(0.95)
+        safe = (
+            f"confidence >= {point.threshold:.3f} auto-accepts {point.coverage:.0%} at "
+            f"{point.exact_agreement:.1%} exact agreement"
+            if point
+            else "no threshold reaches 95% exact agreement"
+        )
         click.echo(
-            f"item {item_id}: {grader.n_train} answers, scores 0-{grader.max_score}, "
-            f"cross-validated QWK {grader.cv_qwk:.3f}"
+            f"item {item_id}: {grader.n_train} answers, scores 0-{grader.max_score}, {grader.method} model, "
+            f"cross-validated QWK {grader.cv_qwk:.3f}; out of fold, {safe}"
         )
     click.echo(f"model version {bundle.version}; wrote {out}")
 
@@ -160,3 +181,29 @@ def students_report_command(exam_id: int, out: str, locale: str) -> None:
     except ReportError as err:
         raise click.ClickException(str(err)) from err
     click.echo(f"{count} student reports in {time.perf_counter() - started:.1f} s; wrote {out}")
+
+
+@report.command("student")
+@click.argument("scores", type=click.Path(exists=True, dir_okay=False))
+@click.option("--out", required=True, type=click.Path(dir_okay=False, writable=True), help="X.pdf")
+@click.option(
+    "--locale", type=click.Choice(["zh_CN", "en"]), default=None, help="overrides the JSON's locale (default zh_CN)"
+)
+def student_report_command(scores: str, out: str, locale: str | None) -> None:
+    """File mode: one student's PDF report from SCORES.json (the StudentReport fields); no database needed."""
+    import json
+
+    from grading.reports import ReportError, student_report_from_dict, student_report_pdf
+
+    try:
+        data = json.loads(Path(scores).read_bytes().decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise click.ClickException(f"{scores}: not a UTF-8 JSON file ({err})") from err
+    if locale and isinstance(data, dict):
+        data["locale"] = locale
+    try:
+        pdf = student_report_pdf(student_report_from_dict(data))
+    except ReportError as err:
+        raise click.ClickException(f"{scores}: {err}") from err
+    Path(out).write_bytes(pdf)
+    click.echo(f"wrote {out} ({len(pdf) / 1024:.0f} KiB)")

@@ -1,34 +1,45 @@
 """Machine grading of short answers and essays (PURE: scikit-learn + jieba, no Flask).
 
-Per item, an ensemble of two views of the answer text:
-- character n-grams (2-5, within word boundaries), which work for Chinese and English alike and forgive
-  misspellings, plus word unigrams and bigrams (jieba tokens for Chinese, a word pattern for other scripts);
-- a multinomial logistic regression (probabilities per score) and a ridge regression (a continuous score).
-Their out-of-fold predictions on the training answers choose the cut points that turn the blended continuous
-score into a whole score (maximising quadratic weighted kappa), and calibrate a confidence: the probability,
-estimated out of fold, that the machine's score equals the human one. Only answers at or above the threshold an
-examiner picks are auto-accepted; the rest go to people.
+Per item, a stacked ensemble trained from human-scored answers:
+
+- level 1, on TF-IDF character n-grams (1-5 within word boundaries: they work for Chinese and English alike and
+  forgive misspellings) and word n-grams (jieba tokens for text with Chinese characters, a word pattern
+  otherwise) plus length features: multinomial logistic regressions on all / character / word features, a ridge
+  regression, and nearest-neighbour similarities to the training answers of each score (and, when given, to the
+  reference answers);
+- level 2, on the level-1 outputs computed out of fold: a ridge regression (a continuous score) and a logistic
+  regression (a probability per score).
+
+Out-of-fold predictions on the training answers choose, by quadratic weighted kappa, between the rounded ridge,
+the logistic regression's expected score and the stack; they set the cut points that turn the continuous score
+into a whole score and they train the confidence model: the probability that the machine's score equals the
+human one. Nothing here looks at the answers being scored beyond their text.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, field
+import unicodedata
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 import numpy as np
-from scipy.sparse import csr_matrix, hstack
+import sklearn
+from scipy.sparse import csr_matrix, hstack, vstack
 from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression, Ridge
-from sklearn.metrics import cohen_kappa_score
 from sklearn.model_selection import StratifiedKFold
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
 
-MODEL_FORMAT = "smart-exam-grader/1"
+MODEL_FORMAT = "smart-exam-grader/2"
 CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 WORD = re.compile(r"[A-Za-z0-9]+(?:'[A-Za-z]+)?")
+PUNCTUATION = re.compile(r"[^\w\s]", re.UNICODE)
+MIN_TRAIN = 30
+PREDICT_BATCH = 2000
 
 
 class GraderError(ValueError):
@@ -40,23 +51,35 @@ def tokens(text: str) -> list[str]:
     if CJK.search(text):
         import jieba
 
-        return [t for t in (w.strip().lower() for w in jieba.lcut(text)) if t and not t.isspace()]
+        # jieba keeps ASCII words whole inside Chinese text, so mixed answers tokenise sensibly.
+        return [t for t in (w.strip().lower() for w in jieba.lcut(text)) if t and not PUNCTUATION.fullmatch(t)]
     return [w.lower() for w in WORD.findall(text)]
 
 
 def normalise(text: str) -> str:
-    """Unicode width and case folding, whitespace squeezed."""
-    import unicodedata
-
+    """Unicode width (NFKC) and case folding, whitespace squeezed."""
     return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text or "")).strip().lower()
 
 
 def qwk(a: np.ndarray, b: np.ndarray) -> float:
-    """Quadratic weighted kappa between two integer score vectors."""
+    """Quadratic weighted kappa between two integer score vectors (1.0 when both are one identical constant)."""
     a, b = np.asarray(a, int), np.asarray(b, int)
-    if len(set(a.tolist()) | set(b.tolist())) < 2:
+    if len(a) != len(b):
+        raise GraderError(f"qwk: {len(a)} scores against {len(b)}")
+    if len(a) == 0:
+        return float("nan")
+    low = min(a.min(), b.min())
+    a, b = a - low, b - low
+    n = int(max(a.max(), b.max())) + 1
+    if n == 1:
+        return 1.0
+    observed = np.bincount(a * n + b, minlength=n * n).reshape(n, n).astype(float)
+    weights = np.subtract.outer(np.arange(n), np.arange(n)) ** 2 / (n - 1) ** 2
+    expected = np.outer(observed.sum(1), observed.sum(0)) / observed.sum()
+    chance = float((weights * expected).sum())
+    if chance == 0:  # both raters constant but different, or one constant: kappa is undefined; call it no agreement
         return 1.0 if np.array_equal(a, b) else 0.0
-    return float(cohen_kappa_score(a, b, weights="quadratic"))
+    return 1.0 - float((weights * observed).sum()) / chance
 
 
 def agreement(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
@@ -72,176 +95,42 @@ def _apply_cuts(values: np.ndarray, cuts: np.ndarray) -> np.ndarray:
 
 
 def optimise_cuts(values: np.ndarray, truth: np.ndarray, max_score: int) -> np.ndarray:
-    """Cut points on a continuous prediction that maximise QWK against the truth (coordinate search)."""
+    """Cut points on a continuous prediction that maximise QWK against the truth (coordinate search).
+
+    Candidates are quantiles of the predictions, so every candidate moves at least one answer across a cut.
+    """
+    values, truth = np.asarray(values, float), np.asarray(truth, int)
     cuts = np.arange(max_score) + 0.5
     best = qwk(_apply_cuts(values, cuts), truth)
-    for _ in range(3):
+    candidates = np.unique(np.quantile(values, np.linspace(0.005, 0.995, 200)))
+    for _ in range(4):
+        improved = False
         for k in range(max_score):
-            lo = cuts[k - 1] if k > 0 else values.min() - 1
-            hi = cuts[k + 1] if k + 1 < max_score else values.max() + 1
-            for candidate in np.linspace(lo, hi, 41)[1:-1]:
+            lo = cuts[k - 1] if k > 0 else -np.inf
+            hi = cuts[k + 1] if k + 1 < max_score else np.inf
+            for candidate in candidates[(candidates > lo) & (candidates < hi)]:
                 trial = cuts.copy()
                 trial[k] = candidate
                 score = qwk(_apply_cuts(values, trial), truth)
                 if score > best + 1e-9:
-                    best, cuts = score, trial
+                    best, cuts, improved = score, trial, True
+        if not improved:
+            break
     return cuts
 
 
-@dataclass
-class ItemGrader:
-    """A fitted grader for one item."""
+@dataclass(frozen=True)
+class FeatureConfig:
+    """How answers become features and which models see them; stored with every model."""
 
-    item_id: str
-    max_score: int
-    char_vectorizer: TfidfVectorizer
-    word_vectorizer: TfidfVectorizer
-    classifier: LogisticRegression
-    regressor: Ridge
-    cuts: np.ndarray
-    calibrator: IsotonicRegression
-    cv_qwk: float
-    n_train: int
-    classes: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    curve: list[CoveragePoint] = field(default_factory=list)  # out-of-fold coverage/agreement on training data
-
-    def _features(self, texts: list[str]) -> csr_matrix:
-        normalised = [normalise(t) for t in texts]
-        lengths = np.array([[np.log1p(len(t)), np.log1p(len(tokens(t)))] for t in normalised])
-        return hstack(
-            [
-                self.char_vectorizer.transform(normalised),
-                self.word_vectorizer.transform(normalised),
-                csr_matrix(lengths / 8.0),
-            ]
-        ).tocsr()
-
-    def _continuous(self, x: csr_matrix) -> tuple[np.ndarray, np.ndarray]:
-        probs = self.classifier.predict_proba(x)
-        expected = probs @ self.classes
-        return 0.5 * expected + 0.5 * self.regressor.predict(x), probs
-
-    def predict(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Whole scores and a calibrated confidence (estimated probability that a human gives the same score)."""
-        if not texts:
-            return np.zeros(0, int), np.zeros(0)
-        blended, probs = self._continuous(self._features(texts))
-        scores = np.clip(_apply_cuts(blended, self.cuts), 0, self.max_score)
-        raw = _raw_confidence(blended, probs, self.classes, scores)
-        confidence = self.calibrator.predict(raw)
-        blank = np.array([not normalise(t) for t in texts])
-        scores[blank] = 0  # an empty answer scores nothing, with certainty
-        confidence[blank] = 1.0
-        return scores, confidence
-
-
-def _raw_confidence(blended: np.ndarray, probs: np.ndarray, classes: np.ndarray, scores: np.ndarray) -> np.ndarray:
-    """The classifier's probability of the chosen score, damped when the blend sits near a cut point."""
-    index = {int(c): i for i, c in enumerate(classes)}
-    chosen = np.array([probs[i, index[s]] if s in index else 0.0 for i, s in enumerate(scores)])
-    distance = np.abs(blended - np.round(blended))
-    return chosen * (1 - distance)
-
-
-def _vectorizers(min_df: int) -> tuple[TfidfVectorizer, TfidfVectorizer]:
-    char = TfidfVectorizer(
-        analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=min_df, max_features=60_000
-    )
-    word = TfidfVectorizer(
-        tokenizer=tokens, token_pattern=None, lowercase=False, ngram_range=(1, 2), sublinear_tf=True, min_df=min_df
-    )
-    return char, word
-
-
-def _fit_models(x: csr_matrix, y: np.ndarray) -> tuple[LogisticRegression, Ridge]:
-    classifier = LogisticRegression(C=8.0, max_iter=3000)
-    classifier.fit(x, y)
-    regressor = Ridge(alpha=1.5)
-    regressor.fit(x, y)
-    return classifier, regressor
-
-
-def fit_item(
-    item_id: str, texts: list[str], scores: list[int] | np.ndarray, *, folds: int = 5, seed: int = 0
-) -> ItemGrader:
-    """Train one item's grader from human-scored answers (at least 30, with at least two different scores)."""
-    y = np.asarray(scores, int)
-    if len(texts) != len(y):
-        raise GraderError(f"item {item_id}: {len(texts)} answers but {len(y)} scores")
-    if len(y) < 30:
-        raise GraderError(f"item {item_id}: {len(y)} scored answers; at least 30 are needed to train")
-    if np.unique(y).size < 2:
-        raise GraderError(f"item {item_id}: every answer has score {y[0]}; nothing to learn from")
-    if y.min() < 0:
-        raise GraderError(f"item {item_id}: negative score {y.min()}")
-    max_score = int(y.max())
-    normalised = [normalise(t) for t in texts]
-    min_df = 2 if len(y) >= 200 else 1
-    # Out-of-fold predictions choose the cut points and calibrate the confidence without touching test data.
-    counts = np.bincount(y)
-    n_folds = int(min(folds, max(2, counts[counts > 0].min())))
-    oof_blend = np.zeros(len(y))
-    oof_probs = np.zeros((len(y), max_score + 1))
-    splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
-    for train, test in splitter.split(normalised, y):
-        char, word = _vectorizers(min_df)
-        texts_train = [normalised[i] for i in train]
-        texts_test = [normalised[i] for i in test]
-        grader = _assemble(item_id, max_score, char, word, texts_train, y[train])
-        blended, probs = grader._continuous(grader._features(texts_test))
-        oof_blend[test] = blended
-        for j, c in enumerate(grader.classes):
-            oof_probs[test, int(c)] = probs[:, j]
-    cuts = optimise_cuts(oof_blend, y, max_score)
-    oof_scores = np.clip(_apply_cuts(oof_blend, cuts), 0, max_score)
-    raw = _raw_confidence(oof_blend, oof_probs, np.arange(max_score + 1), oof_scores)
-    calibrator = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
-    calibrator.fit(raw, (oof_scores == y).astype(float))
-    char, word = _vectorizers(min_df)
-    final = _assemble(item_id, max_score, char, word, normalised, y)
-    final.cuts, final.calibrator, final.cv_qwk, final.n_train = cuts, calibrator, qwk(oof_scores, y), len(y)
-    final.curve = coverage_curve(calibrator.predict(raw), oof_scores, y, steps=11)
-    return final
-
-
-def _assemble(
-    item_id: str, max_score: int, char: TfidfVectorizer, word: TfidfVectorizer, texts: list[str], y: np.ndarray
-) -> ItemGrader:
-    char.fit(texts)
-    word.fit(texts)
-    grader = ItemGrader(
-        item_id,
-        max_score,
-        char,
-        word,
-        LogisticRegression(),
-        Ridge(),
-        np.arange(max_score) + 0.5,
-        IsotonicRegression(),
-        0.0,
-        len(y),
-    )
-    x = grader._features(texts)
-    grader.classifier, grader.regressor = _fit_models(x, y)
-    grader.classes = grader.classifier.classes_.astype(float)
-    return grader
-
-
-def reference_similarity(references: list[str], answers: list[str], max_score: int) -> tuple[np.ndarray, np.ndarray]:
-    """For items with no scored answers yet: score by character n-gram cosine similarity to reference answers.
-
-    Similarity bands map to scores (>= 0.75 full, then proportionally); confidence is deliberately low (at most
-    0.5) so these scores are suggestions for markers, never auto-accepted at a sensible threshold.
-    """
-    if not references:
-        raise GraderError("reference-answer grading needs at least one reference answer")
-    vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True)
-    vectorizer.fit([normalise(t) for t in references + answers])
-    ref = vectorizer.transform([normalise(t) for t in references])
-    ans = vectorizer.transform([normalise(t) for t in answers])
-    similarity = (ans @ ref.T).toarray().max(axis=1)
-    scores = np.clip(np.floor(similarity / 0.75 * max_score + 1e-9), 0, max_score).astype(int)
-    return scores, np.minimum(0.5, similarity * 0.5)
+    char_ngrams: tuple[int, int] = (1, 5)
+    word_ngrams: tuple[int, int] = (1, 2)
+    logistic_c: float = 8.0
+    ridge_alpha: float = 0.5
+    neighbours: tuple[int, ...] = (1, 5, 20)
+    stack_alpha: float = 10.0
+    stack_c: float = 0.1
+    folds: int = 5
 
 
 @dataclass(frozen=True)
@@ -253,10 +142,323 @@ class CoveragePoint:
     exact_agreement: float
 
 
+class _Level1:
+    """The level-1 models fitted on one set of answers; `transform` gives the stacked features of new answers."""
+
+    def __init__(self, config: FeatureConfig, max_score: int, references: list[str]) -> None:
+        self.config, self.max_score = config, max_score
+        self.references = references
+        self.char = TfidfVectorizer(analyzer="char_wb", ngram_range=config.char_ngrams, sublinear_tf=True)
+        self.word = TfidfVectorizer(
+            tokenizer=tokens, token_pattern=None, lowercase=False, ngram_range=config.word_ngrams, sublinear_tf=True
+        )
+
+    def fit(self, texts: list[str], y: np.ndarray, second: np.ndarray | None = None) -> _Level1:
+        # Terms seen once are noise in large training sets but are all there is in small ones.
+        min_df = 2 if len(texts) >= 200 else 1
+        self.char.set_params(min_df=min_df)
+        self.word.set_params(min_df=min_df)
+        self.char_train = self.char.fit_transform(texts).tocsr()
+        self.word_train = self.word.fit_transform(texts).tocsr()
+        self.y = y
+        x = self._design(self.char_train, self.word_train, _lengths(texts))
+        c = self.config.logistic_c
+        # With a second human score the classifiers see each answer once per rater (the raters' disagreement
+        # becomes soft labels) and the ridge regression learns the raters' mean: less label noise either way.
+        labels = y if second is None else np.r_[y, second]
+
+        def rows(m: csr_matrix) -> csr_matrix:
+            return m if second is None else vstack([m, m]).tocsr()
+
+        self.logistic_all = LogisticRegression(C=c, max_iter=3000).fit(rows(x), labels)
+        self.logistic_char = LogisticRegression(C=c, max_iter=3000).fit(rows(self.char_train), labels)
+        self.logistic_word = LogisticRegression(C=c, max_iter=3000).fit(rows(self.word_train), labels)
+        self.ridge = Ridge(alpha=self.config.ridge_alpha).fit(x, y if second is None else (y + second) / 2)
+        self.reference_matrix = self.char.transform(self.references) if self.references else None
+        return self
+
+    @staticmethod
+    def _design(char: csr_matrix, word: csr_matrix, lengths: np.ndarray) -> csr_matrix:
+        # log lengths / 8 keeps them on the scale of TF-IDF weights so regularisation treats them alike.
+        return hstack([char, word, csr_matrix(lengths / 8.0)]).tocsr()
+
+    def _probs(self, model: LogisticRegression, x: csr_matrix) -> np.ndarray:
+        out = np.zeros((x.shape[0], self.max_score + 1))
+        out[:, model.classes_.astype(int)] = model.predict_proba(x)
+        return out
+
+    def _neighbours(self, similarity: np.ndarray) -> np.ndarray:
+        """Per score: the mean similarity to the k most similar training answers with that score, for each k."""
+        columns = []
+        for score in range(self.max_score + 1):
+            ranked = -np.sort(-similarity[:, self.y == score], axis=1)
+            for k in self.config.neighbours:
+                columns.append(ranked[:, :k].mean(axis=1) if ranked.shape[1] else np.zeros(len(similarity)))
+        return np.column_stack(columns)
+
+    def transform(self, texts: list[str]) -> np.ndarray:
+        char, word, lengths = self.char.transform(texts), self.word.transform(texts), _lengths(texts)
+        x = self._design(char, word, lengths)
+        blocks = [
+            self._probs(self.logistic_all, x),
+            self._probs(self.logistic_char, char),
+            self._probs(self.logistic_word, word),
+            self.ridge.predict(x)[:, None],
+            self._neighbours((char @ self.char_train.T).toarray()),
+            self._neighbours((word @ self.word_train.T).toarray()),
+            lengths,
+        ]
+        if self.reference_matrix is not None:
+            blocks.append((char @ self.reference_matrix.T).toarray().max(axis=1)[:, None])
+        return np.hstack(blocks)
+
+    def logistic_expected(self, features: np.ndarray) -> np.ndarray:
+        """The all-features logistic regression's expected score, read from the stacked features."""
+        return features[:, : self.max_score + 1] @ np.arange(self.max_score + 1)
+
+    def ridge_column(self, features: np.ndarray) -> np.ndarray:
+        return features[:, 3 * (self.max_score + 1)]
+
+
+def _lengths(texts: list[str]) -> np.ndarray:
+    return np.array([[np.log1p(len(t)), np.log1p(len(tokens(t)))] for t in texts]).reshape(-1, 2)
+
+
+def _stack_models(config: FeatureConfig) -> tuple[Pipeline, Pipeline]:
+    return (
+        make_pipeline(StandardScaler(), Ridge(alpha=config.stack_alpha)),
+        make_pipeline(StandardScaler(), LogisticRegression(C=config.stack_c, max_iter=3000)),
+    )
+
+
+def _class_probs(model: Pipeline, x: np.ndarray, max_score: int) -> np.ndarray:
+    out = np.zeros((len(x), max_score + 1))
+    out[:, model.classes_.astype(int)] = model.predict_proba(x)
+    return out
+
+
+def _confidence_features(continuous: np.ndarray, cuts: np.ndarray, probs: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """What says a score is safe: its probability, the classifier's margin, the distance to the nearest cut."""
+    ordered = np.sort(probs, axis=1)
+    margin = ordered[:, -1] - ordered[:, -2] if probs.shape[1] > 1 else ordered[:, -1]
+    distance = np.min(np.abs(continuous[:, None] - np.asarray(cuts)[None, :]), axis=1) if len(cuts) else 1.0
+    chosen = probs[np.arange(len(scores)), scores]
+    return np.column_stack([chosen, ordered[:, -1], margin, distance, (probs.argmax(axis=1) == scores).astype(float)])
+
+
+@dataclass
+class ItemGrader:
+    """A fitted grader for one item."""
+
+    item_id: str
+    max_score: int
+    config: FeatureConfig
+    level1: _Level1
+    stack_regressor: Pipeline
+    stack_classifier: Pipeline
+    method: str  # "stack", "logistic" or "ridge": the out-of-fold winner
+    cuts: np.ndarray
+    confidence_model: Pipeline | None
+    constant_confidence: float
+    cv_qwk: float
+    n_train: int
+    method_qwk: dict[str, float] = field(default_factory=dict)
+    curve: list[CoveragePoint] = field(default_factory=list)  # out-of-fold coverage/agreement on training data
+    # Out of fold on the training answers: confidence, machine score, human score (for threshold_for_agreement).
+    oof_confidence: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    oof_scores: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
+    oof_truth: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
+
+    def threshold_for_agreement(self, target: float = 0.95) -> CoveragePoint | None:
+        """The auto-accept threshold that kept exact agreement >= target out of fold on the training answers."""
+        return threshold_for_agreement(self.oof_confidence, self.oof_scores, self.oof_truth, target, min_accepted=10)
+
+    def _continuous(self, features: np.ndarray) -> np.ndarray:
+        if self.method == "logistic":
+            return self.level1.logistic_expected(features)
+        if self.method == "ridge":
+            return self.level1.ridge_column(features)
+        return self.stack_regressor.predict(features)
+
+    def predict(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Whole scores and a calibrated confidence (estimated probability that a human gives the same score)."""
+        if not texts:
+            return np.zeros(0, int), np.zeros(0)
+        normalised = [normalise(t) for t in texts]
+        # In batches: the neighbour features need a dense batch x training-answers similarity matrix.
+        features = np.vstack(
+            [self.level1.transform(normalised[i : i + PREDICT_BATCH]) for i in range(0, len(normalised), PREDICT_BATCH)]
+        )
+        continuous = self._continuous(features)
+        scores = np.clip(_apply_cuts(continuous, self.cuts), 0, self.max_score)
+        probs = _class_probs(self.stack_classifier, features, self.max_score)
+        confidence = _confidence(self.confidence_model, self.constant_confidence, continuous, self.cuts, probs, scores)
+        blank = np.array([not t for t in normalised])
+        scores[blank] = 0  # an empty answer scores nothing, with certainty
+        confidence[blank] = 1.0
+        return scores, confidence
+
+
+def _confidence(
+    model: Pipeline | None,
+    constant: float,
+    continuous: np.ndarray,
+    cuts: np.ndarray,
+    probs: np.ndarray,
+    scores: np.ndarray,
+) -> np.ndarray:
+    if model is None:
+        return np.full(len(scores), constant)
+    return model.predict_proba(_confidence_features(continuous, cuts, probs, scores))[:, 1]
+
+
+def _folds(y: np.ndarray, folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    counts = np.bincount(y)
+    # Stratified folds need each score in every fold; rare scores lower the fold count rather than fail.
+    n = int(min(folds, max(2, counts[counts > 0].min())))
+    return list(StratifiedKFold(n_splits=n, shuffle=True, random_state=seed).split(np.zeros(len(y)), y))
+
+
+def fit_item(
+    item_id: str,
+    texts: list[str],
+    scores: list[int] | np.ndarray,
+    *,
+    references: list[str] | None = None,
+    second_scores: list[int] | np.ndarray | None = None,
+    config: FeatureConfig | None = None,
+    seed: int = 0,
+) -> ItemGrader:
+    """Train one item's grader from human-scored answers (at least 30, with at least two different scores).
+
+    `references` (model answers) add a similarity feature. `second_scores`, where answers were double marked,
+    are a second rater's scores of the same answers: extra training signal; cut points, QWK and confidence are
+    still fitted against `scores`. The returned grader carries its cross-validated QWK and the out-of-fold
+    coverage/agreement curve an examiner picks an auto-accept threshold from.
+    """
+    config = config or FeatureConfig()
+    y = np.asarray(scores)
+    if len(texts) != len(y):
+        raise GraderError(f"item {item_id}: {len(texts)} answers but {len(y)} scores")
+    if len(y) < MIN_TRAIN:
+        raise GraderError(f"item {item_id}: {len(y)} scored answers; at least {MIN_TRAIN} are needed to train")
+    if not np.all(np.equal(np.mod(y, 1), 0)):
+        raise GraderError(f"item {item_id}: scores must be whole numbers")
+    y = y.astype(int)
+    if y.min() < 0:
+        raise GraderError(f"item {item_id}: negative score {y.min()}")
+    if np.unique(y).size < 2:
+        raise GraderError(f"item {item_id}: every answer has score {y[0]}; nothing to learn from")
+    counts = np.bincount(y)
+    if int(np.sum(counts >= 2)) < 2:
+        found = ", ".join(f"score {s}: {int(c)}" for s, c in enumerate(counts) if c)
+        raise GraderError(
+            f"item {item_id}: at least two answers at each of two different scores are needed to train ({found})"
+        )
+    second = None if second_scores is None else _second(item_id, second_scores, len(y))
+    max_score = int(max(y.max(), second.max() if second is not None else 0))
+    target = y if second is None else (y + second) / 2
+    normalised = [normalise(t) for t in texts]
+    refs = [normalise(t) for t in references or [] if normalise(t)]
+
+    # Level 1 out of fold: every training answer gets features from models that never saw it.
+    splits = _folds(y, config.folds, seed)
+    oof: np.ndarray | None = None
+    for train, test in splits:
+        level1 = _Level1(config, max_score, refs).fit(
+            [normalised[i] for i in train], y[train], None if second is None else second[train]
+        )
+        block = level1.transform([normalised[i] for i in test])
+        oof = np.zeros((len(y), block.shape[1])) if oof is None else oof
+        oof[test] = block
+    assert oof is not None
+    final1 = _Level1(config, max_score, refs).fit(normalised, y, second)
+
+    # Level 2 out of fold on the level-1 features (other folds, so its cut points are not tuned on its own fit).
+    stack_oof = np.zeros(len(y))
+    probs_oof = np.zeros((len(y), max_score + 1))
+    for train, test in _folds(y, config.folds, seed + 1):
+        regressor, classifier = _stack_models(config)
+        stack_oof[test] = regressor.fit(oof[train], target[train]).predict(oof[test])
+        probs_oof[test] = _class_probs(classifier.fit(oof[train], y[train]), oof[test], max_score)
+    candidates = {
+        "stack": stack_oof,
+        "logistic": final1.logistic_expected(oof),
+        "ridge": final1.ridge_column(oof),
+    }
+    method_qwk, method_cuts = {}, {}
+    for name, values in candidates.items():
+        method_cuts[name] = optimise_cuts(values, y, max_score)
+        method_qwk[name] = qwk(np.clip(_apply_cuts(values, method_cuts[name]), 0, max_score), y)
+    method = max(method_qwk, key=lambda m: method_qwk[m])
+    cuts = method_cuts[method]
+    continuous = candidates[method]
+    oof_scores = np.clip(_apply_cuts(continuous, cuts), 0, max_score)
+    correct = (oof_scores == y).astype(int)
+
+    confidence_model: Pipeline | None = None
+    if 0 < correct.sum() < len(correct):
+        confidence_model = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=1000))
+        confidence_model.fit(_confidence_features(continuous, cuts, probs_oof, oof_scores), correct)
+    oof_confidence = _confidence(confidence_model, float(correct.mean()), continuous, cuts, probs_oof, oof_scores)
+
+    regressor, classifier = _stack_models(config)
+    regressor.fit(oof, target)
+    classifier.fit(oof, y)
+    return ItemGrader(
+        item_id=item_id,
+        max_score=max_score,
+        config=config,
+        level1=final1,
+        stack_regressor=regressor,
+        stack_classifier=classifier,
+        method=method,
+        cuts=cuts,
+        confidence_model=confidence_model,
+        constant_confidence=float(correct.mean()),
+        cv_qwk=method_qwk[method],
+        n_train=len(y),
+        method_qwk=method_qwk,
+        curve=coverage_curve(oof_confidence, oof_scores, y, steps=11),
+        oof_confidence=oof_confidence,
+        oof_scores=oof_scores,
+        oof_truth=y,
+    )
+
+
+def _second(item_id: str, values: list[int] | np.ndarray, n: int) -> np.ndarray:
+    second = np.asarray(values)
+    if len(second) != n:
+        raise GraderError(f"item {item_id}: {n} answers but {len(second)} second scores")
+    if not np.all(np.equal(np.mod(second, 1), 0)) or (len(second) and second.min() < 0):
+        raise GraderError(f"item {item_id}: second scores must be whole numbers >= 0")
+    return second.astype(int)
+
+
+def reference_similarity(references: list[str], answers: list[str], max_score: int) -> tuple[np.ndarray, np.ndarray]:
+    """For items with no scored answers yet: score by character n-gram cosine similarity to reference answers.
+
+    Similarity bands map to scores (>= 0.75 full marks, then proportionally); confidence is deliberately low (at
+    most 0.5) so these scores are suggestions for markers, never auto-accepted at a sensible threshold.
+    """
+    if not references:
+        raise GraderError("reference-answer grading needs at least one reference answer")
+    if max_score < 1:
+        raise GraderError(f"max_score must be at least 1, got {max_score}")
+    vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True)
+    vectorizer.fit([normalise(t) for t in references + answers])
+    ref = vectorizer.transform([normalise(t) for t in references])
+    ans = vectorizer.transform([normalise(t) for t in answers])
+    similarity = (ans @ ref.T).toarray().max(axis=1)
+    scores = np.clip(np.floor(similarity / 0.75 * max_score + 1e-9), 0, max_score).astype(int)
+    return scores, np.minimum(0.5, similarity * 0.5)
+
+
 def coverage_curve(
     confidence: np.ndarray, machine: np.ndarray, human: np.ndarray, steps: int = 21
 ) -> list[CoveragePoint]:
     """The coverage/agreement trade-off an examiner chooses a threshold from."""
+    confidence, machine, human = np.asarray(confidence), np.asarray(machine), np.asarray(human)
     out = []
     for threshold in np.linspace(0, 1, steps):
         accepted = confidence >= threshold
@@ -271,6 +473,75 @@ def threshold_for_coverage(confidence: np.ndarray, coverage: float) -> float:
         raise GraderError(f"coverage must be in (0, 1], got {coverage}")
     ordered = np.sort(np.asarray(confidence, float))[::-1]
     return float(ordered[max(1, int(np.ceil(coverage * len(ordered)))) - 1])
+
+
+def threshold_for_agreement(
+    confidence: np.ndarray, machine: np.ndarray, human: np.ndarray, target: float = 0.95, min_accepted: int = 1
+) -> CoveragePoint | None:
+    """The lowest confidence threshold (largest coverage) at which exact agreement on the accepted answers still
+    reaches the target; None when no threshold does. Use out-of-fold or held-out scores, never training fits."""
+    confidence, machine, human = np.asarray(confidence, float), np.asarray(machine), np.asarray(human)
+    if not 0 < target <= 1:
+        raise GraderError(f"target agreement must be in (0, 1], got {target}")
+    order = np.argsort(-confidence, kind="stable")
+    hits = np.cumsum(machine[order] == human[order])
+    n = np.arange(1, len(order) + 1)
+    # Only cut between distinct confidence values: answers with equal confidence are accepted together.
+    last_of_tie = np.r_[confidence[order][1:] != confidence[order][:-1], True]
+    ok = np.flatnonzero(last_of_tie & (hits / n >= target) & (n >= min_accepted))
+    if not len(ok):
+        return None
+    k = int(ok[-1])
+    return CoveragePoint(float(confidence[order][k]), float((k + 1) / len(order)), float(hits[k] / (k + 1)))
+
+
+@dataclass(frozen=True)
+class AnswerGroup:
+    """Answers a marker can score at once: `members` are indices into the input, `representative` is one of them
+    (the most typical), `exact` says every member is the same answer after normalisation."""
+
+    representative: int
+    members: list[int]
+    exact: bool
+
+
+def _canonical(text: str) -> str:
+    return re.sub(r"\s+", "", PUNCTUATION.sub("", normalise(text)))
+
+
+def answer_groups(texts: list[str], similarity: float = 0.8) -> list[AnswerGroup]:
+    """Gradescope-style groups: identical answers after normalisation (width, case, whitespace, punctuation)
+    first, then answers whose character n-gram cosine similarity links them at average linkage >= `similarity`.
+    Largest groups first; every answer is in exactly one group."""
+    from sklearn.cluster import AgglomerativeClustering
+
+    if not 0 < similarity <= 1:
+        raise GraderError(f"similarity must be in (0, 1], got {similarity}")
+    by_text: dict[str, list[int]] = {}
+    for index, text in enumerate(texts):
+        by_text.setdefault(_canonical(text), []).append(index)
+    keys = list(by_text)
+    if len(keys) == 1 or similarity == 1:
+        clusters = np.arange(len(keys))
+    else:
+        # Blank answers have no n-grams; give them a placeholder so they still form their own group.
+        vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 4), sublinear_tf=True)
+        # Rows are L2-normalised, so the sparse product is the cosine similarity; an n x n distance matrix is far
+        # smaller than the dense n x vocabulary matrix the cosine metric would need.
+        matrix = vectorizer.fit_transform([k or "\u2205" for k in keys])
+        distance = np.clip(1.0 - (matrix @ matrix.T).toarray(), 0.0, 2.0)
+        np.fill_diagonal(distance, 0.0)
+        clusters = AgglomerativeClustering(
+            n_clusters=None, metric="precomputed", linkage="average", distance_threshold=1 - similarity
+        ).fit_predict(distance)
+    groups = []
+    for cluster in np.unique(clusters):
+        member_keys = [keys[i] for i in np.flatnonzero(clusters == cluster)]
+        members = sorted(i for key in member_keys for i in by_text[key])
+        # The representative is the most frequent wording (ties: the first answer with it).
+        representative = by_text[max(member_keys, key=lambda k: (len(by_text[k]), -by_text[k][0]))][0]
+        groups.append(AnswerGroup(representative, members, len(member_keys) == 1))
+    return sorted(groups, key=lambda g: (-len(g.members), g.members[0]))
 
 
 @dataclass(frozen=True)
@@ -295,6 +566,10 @@ def drift(
     return None
 
 
+def _sklearn_series() -> str:
+    return ".".join(sklearn.__version__.split(".")[:2])
+
+
 @dataclass
 class GraderBundle:
     """Fitted graders for several items, versioned: what `exam grade fit` writes and `exam grade score` reads."""
@@ -303,6 +578,8 @@ class GraderBundle:
     version: str
     created_at: str
     data_hash: str
+    feature_config: dict[str, object] = field(default_factory=lambda: asdict(FeatureConfig()))
+    sklearn_version: str = field(default_factory=_sklearn_series)
     format: str = MODEL_FORMAT
 
     def save(self, path: str) -> None:
@@ -313,33 +590,65 @@ class GraderBundle:
 
     @staticmethod
     def load(path: str) -> GraderBundle:
-        """Read a bundle, refusing files from another program or format version."""
+        """Read a bundle, refusing files from another program, format version or scikit-learn series."""
         import joblib
 
         try:
             bundle = joblib.load(path)
         except Exception as err:
             raise GraderError(f"{path}: not a grader model file ({type(err).__name__})") from err
-        if not isinstance(bundle, GraderBundle) or getattr(bundle, "format", None) != MODEL_FORMAT:
+        found = getattr(bundle, "format", None) if isinstance(bundle, GraderBundle) else None
+        if found != MODEL_FORMAT:
             raise GraderError(
-                f"{path}: model format {getattr(bundle, 'format', '?')!r}, this program reads "
-                f"{MODEL_FORMAT!r}; retrain it with `exam grade fit`"
+                f"{path}: model format {found!r}, this program reads {MODEL_FORMAT!r}; retrain it with `exam grade fit`"
+            )
+        if bundle.sklearn_version != _sklearn_series():
+            raise GraderError(
+                f"{path}: trained with scikit-learn {bundle.sklearn_version}, this program runs "
+                f"{_sklearn_series()}; retrain it with `exam grade fit`"
             )
         return bundle
 
 
-def fit_bundle(rows: list[tuple[str, str, int]], progress: Any = None) -> GraderBundle:
-    """Train one grader per item from (item_id, answer, score) rows."""
-    by_item: dict[str, tuple[list[str], list[int]]] = {}
-    for item_id, answer, score in rows:
-        texts, scores = by_item.setdefault(item_id, ([], []))
+def fit_bundle(
+    rows: list[tuple[str, str, int]] | list[tuple[str, str, int, int | None]],
+    progress: Callable[[int, int, str], None] | None = None,
+    references: dict[str, list[str]] | None = None,
+    config: FeatureConfig | None = None,
+) -> GraderBundle:
+    """Train one grader per item from (item_id, answer, score[, second score]) rows.
+
+    A second score (a second human rater's, None where there is none) is extra training signal for its item;
+    `references` maps item ids to model answers.
+    """
+    config = config or FeatureConfig()
+    by_item: dict[str, tuple[list[str], list[int], list[int | None]]] = {}
+    for row in rows:
+        item_id, answer, score = row[0], row[1], row[2]
+        texts, scores, seconds = by_item.setdefault(item_id, ([], [], []))
         texts.append(answer)
         scores.append(score)
+        seconds.append(row[3] if len(row) > 3 else None)  # type: ignore[misc]
     graders = {}
-    for n, (item_id, (texts, scores)) in enumerate(sorted(by_item.items()), start=1):
-        graders[item_id] = fit_item(item_id, texts, scores)
+    for n, (item_id, (texts, scores, seconds)) in enumerate(sorted(by_item.items()), start=1):
+        # Answers without a second score count their one score twice, which leaves their label as it is.
+        second = (
+            None
+            if all(v is None for v in seconds)
+            else [s if v is None else v for s, v in zip(scores, seconds, strict=True)]
+        )
+        graders[item_id] = fit_item(
+            item_id, texts, scores, references=(references or {}).get(item_id), second_scores=second, config=config
+        )
         if progress:
             progress(n, len(by_item), item_id)
-    digest = hashlib.sha256(repr(sorted(rows)).encode()).hexdigest()[:16]
+    # Sorted by text, so neither the row order nor a missing second score (None) can upset the comparison.
+    digest = hashlib.sha256("\n".join(sorted(repr(tuple(r)) for r in rows)).encode()).hexdigest()[:16]
     created = datetime.now(UTC).isoformat(timespec="seconds")
-    return GraderBundle(graders, version=f"{created[:10]}-{digest[:8]}", created_at=created, data_hash=digest)
+    return GraderBundle(
+        graders,
+        version=f"{created[:10]}-{digest[:8]}",
+        created_at=created,
+        data_hash=digest,
+        feature_config=asdict(config),
+    )

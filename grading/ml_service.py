@@ -87,7 +87,10 @@ def apply(
         raise ValidationFailed.of(
             "The threshold is not valid.", [Problem("threshold", "between 0 and 1", value=threshold)]
         )
-    bundle = GraderBundle.load(model.path)
+    try:
+        bundle = GraderBundle.load(model.path)
+    except GraderError as err:
+        raise ValidationFailed.of("The grader cannot be used; train it again.", [Problem("model", str(err))]) from err
     grader = bundle.graders[str(model.item_id)]
     model.threshold = threshold
     setup = marking_for(session, paper_item)

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from reportlab.graphics.charts.barcharts import HorizontalBarChart, VerticalBarChart
 from reportlab.graphics.shapes import Drawing
@@ -29,6 +30,9 @@ FONT_CANDIDATES = (
     "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
     "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
     "/usr/share/fonts/truetype/noto/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/google-noto-cjk/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/wqy-microhei/wqy-microhei.ttc",
 )
 
 LABELS = {
@@ -57,8 +61,8 @@ LABELS = {
         "students": "Students",
         "item_analysis": "Item analysis",
         "p_value": "Difficulty (p)",
-        "discrimination": "Discrimination",
-        "flag": "Note",
+        "discrimination": "Point-biserial (r_pb)",
+        "flag": "Flags",
         "kp": "Knowledge point",
         "points": "points",
         "not_marked": "being marked",
@@ -88,8 +92,8 @@ LABELS = {
         "students": "人数",
         "item_analysis": "试题分析",
         "p_value": "难度 (p)",
-        "discrimination": "区分度",
-        "flag": "备注",
+        "discrimination": "区分度 (点二列相关)",
+        "flag": "提示",
         "kp": "知识点",
         "points": "分",
         "not_marked": "评阅中",
@@ -106,7 +110,10 @@ def font_path() -> str:
     for candidate in FONT_CANDIDATES:
         if Path(candidate).exists():
             return candidate
-    raise ReportError("no CJK TrueType font found: install Debian's fonts-wqy-microhei (make run does it)")
+    raise ReportError(
+        "no CJK TrueType font found (looked at " + ", ".join(FONT_CANDIDATES) + "): install the Debian/Ubuntu "
+        "package fonts-wqy-microhei (or fonts-noto-cjk); `make run` installs it"
+    )
 
 
 def register_font() -> str:
@@ -170,6 +177,96 @@ class ExamReport:
     items: list[ItemAnalysisRow] = field(default_factory=list)
     mastery_by_class: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
     locale: str = "zh_CN"
+
+
+def _number(data: dict[str, object], key: str, where: str, *, required: bool = True) -> float | None:
+    value = data.get(key)
+    if value is None:
+        if required:
+            raise ReportError(f"{where}: missing field '{key}'")
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ReportError(f"{where}: field '{key}' must be a number, got {value!r}")
+    return float(value)
+
+
+def _pairs(value: object, where: str, keys: tuple[str, ...]) -> list[tuple[object, ...]]:
+    """Lists of [a, b, ...] or of objects with the given keys (both spellings are natural in JSON)."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ReportError(f"{where}: must be a list, got {type(value).__name__}")
+    out = []
+    for n, entry in enumerate(value, start=1):
+        if isinstance(entry, dict):
+            missing = [k for k in keys if k not in entry]
+            if missing:
+                raise ReportError(f"{where}[{n}]: missing field(s) {', '.join(missing)}")
+            entry = [entry[k] for k in keys]
+        if not isinstance(entry, list | tuple) or len(entry) != len(keys):
+            raise ReportError(f"{where}[{n}]: expected {len(keys)} values ({', '.join(keys)}), got {entry!r}")
+        for k, v in zip(keys[1:], entry[1:], strict=True):
+            if isinstance(v, bool) or not isinstance(v, int | float):
+                raise ReportError(f"{where}[{n}]: '{k}' must be a number, got {v!r}")
+        out.append((str(entry[0]), *(float(v) for v in entry[1:])))
+    return out
+
+
+def student_report_from_dict(data: object) -> StudentReport:
+    """A StudentReport from parsed JSON (the fields of the dataclass); errors name the field at fault.
+
+    `sections`: [[name, score, max], ...] or [{"name", "score", "max"}]; `mastery`: [[knowledge point, 0..1]] or
+    [{"name", "mastery"}]; `items`: [{"number", "score" (null while being marked), "max_score",
+    "knowledge_point"}].
+    """
+    if not isinstance(data, dict):
+        raise ReportError("the report must be a JSON object with the StudentReport fields")
+    known = set(StudentReport.__dataclass_fields__)
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ReportError(f"unknown field(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    for key in ("exam_title", "student_name", "student_id"):
+        if not isinstance(data.get(key), str | int) or not str(data.get(key)).strip():
+            raise ReportError(f"missing field '{key}'")
+    locale = data.get("locale", "zh_CN")
+    if locale not in LABELS:
+        raise ReportError(f"field 'locale': {locale!r} is not one of {', '.join(LABELS)}")
+    items = []
+    raw_items = data.get("items") or []
+    if not isinstance(raw_items, list):
+        raise ReportError("field 'items' must be a list")
+    for n, entry in enumerate(raw_items, start=1):
+        if not isinstance(entry, dict):
+            raise ReportError(f"items[{n}]: must be an object with number, score, max_score")
+        where = f"items[{n}]"
+        items.append(
+            ItemResult(
+                int(_number(entry, "number", where) or 0),
+                _number(entry, "score", where, required=False),
+                float(_number(entry, "max_score", where) or 0),
+                str(entry.get("knowledge_point", "")),
+            )
+        )
+    theta_se = _number(data, "theta_se", "report", required=False)
+    return StudentReport(
+        exam_title=str(data["exam_title"]),
+        student_name=str(data["student_name"]),
+        student_id=str(data["student_id"]),
+        class_name=str(data.get("class_name", "")),
+        total=float(_number(data, "total", "report") or 0),
+        max_total=float(_number(data, "max_total", "report") or 0),
+        percentile=_number(data, "percentile", "report", required=False),
+        theta=_number(data, "theta", "report", required=False),
+        theta_se=theta_se,
+        sections=[
+            (str(a), float(b), float(c))
+            for a, b, c in _pairs(data.get("sections"), "sections", ("name", "score", "max"))
+        ],
+        mastery=[(str(a), float(b)) for a, b in _pairs(data.get("mastery"), "mastery", ("name", "mastery"))],
+        items=items,
+        proctoring=None if data.get("proctoring") is None else str(data["proctoring"]),
+        locale=str(locale),
+    )
 
 
 def _styles() -> tuple[ParagraphStyle, ParagraphStyle, ParagraphStyle]:
@@ -289,6 +386,9 @@ def exam_report_pdf(report: ExamReport) -> bytes:
         chart = VerticalBarChart()
         chart.x, chart.y, chart.width, chart.height = 15 * mm, 10 * mm, 150 * mm, 45 * mm
         chart.data = [counts.tolist()]
+        # Whole-number ticks: these are head counts.
+        chart.valueAxis.valueMin = 0
+        chart.valueAxis.valueStep = max(1, int(np.ceil(counts.max() / 5)))
         chart.categoryAxis.categoryNames = [f"{bins[i]:.0f}-" for i in range(10)]
         chart.categoryAxis.labels.fontName = FONT_NAME
         chart.valueAxis.labels.fontName = FONT_NAME
@@ -298,7 +398,7 @@ def exam_report_pdf(report: ExamReport) -> bytes:
     if report.items:
         rows: list[list[object]] = [[t["item"], t["p_value"], t["discrimination"], t["flag"]]]
         rows += [[i.number, _fmt(i.p_value, 2), _fmt(i.discrimination, 2), i.note] for i in report.items]
-        story += [Paragraph(t["item_analysis"], heading), _table(rows, [20 * mm, 30 * mm, 30 * mm, 80 * mm])]
+        story += [Paragraph(t["item_analysis"], heading), _table(rows, [18 * mm, 28 * mm, 42 * mm, 86 * mm])]
     for class_name, mastery in sorted(report.mastery_by_class.items()):
         story += [Paragraph(f"{t['mastery']} · {class_name}", heading), _mastery_chart(mastery, FONT_NAME)]
     return _build(story, report.exam_title)
@@ -326,22 +426,59 @@ def _render(report: StudentReport) -> tuple[str, bytes]:
 
 
 def reports_zip(
-    reports: Iterable[StudentReport], progress: Callable[[int, int], None] | None = None, *, workers: int = 2
+    reports: Iterable[StudentReport],
+    progress: Callable[[int, int], None] | None = None,
+    *,
+    workers: int = 2,
+    out: str | Path | BinaryIO | None = None,
 ) -> bytes:
-    """Every student's PDF in one ZIP, rendered by a small process pool (ReportLab is single-threaded)."""
+    """Every student's PDF in one ZIP, rendered by a small process pool (ReportLab is single-threaded).
+
+    Returns the ZIP's bytes, or writes it to `out` (a path or a binary file) and returns b"" so that a large
+    archive is not held in memory twice. `progress(done, total)` is called after each report.
+    """
     reports = list(reports)
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+    if out is None:
+        buffer = io.BytesIO()
+        _write_zip(reports, buffer, progress, workers)
+        return buffer.getvalue()
+    if isinstance(out, str | Path):
+        with open(out, "wb") as handle:
+            _write_zip(reports, handle, progress, workers)
+    else:
+        _write_zip(reports, out, progress, workers)
+    return b""
+
+
+def _write_zip(
+    reports: list[StudentReport], target: BinaryIO, progress: Callable[[int, int], None] | None, workers: int
+) -> None:
+    used: set[str] = set()
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
         if workers > 1 and len(reports) > 20:
+            register_font()  # once here, so forked workers inherit the parsed font instead of each reading it
             with ProcessPoolExecutor(max_workers=workers) as pool:
-                for n, (name, pdf) in enumerate(pool.map(_render, reports, chunksize=16), start=1):
-                    archive.writestr(name, pdf)
-                    if progress:
-                        progress(n, len(reports))
+                rendered: Iterable[tuple[str, bytes]] = pool.map(_render, reports, chunksize=16)
+                _store(archive, rendered, used, progress, len(reports))
         else:
-            for n, report in enumerate(reports, start=1):
-                name, pdf = _render(report)
-                archive.writestr(name, pdf)
-                if progress:
-                    progress(n, len(reports))
-    return buffer.getvalue()
+            _store(archive, map(_render, reports), used, progress, len(reports))
+
+
+def _store(
+    archive: zipfile.ZipFile,
+    rendered: Iterable[tuple[str, bytes]],
+    used: set[str],
+    progress: Callable[[int, int], None] | None,
+    total: int,
+) -> None:
+    for n, (name, pdf) in enumerate(rendered, start=1):
+        # Two students with the same id (or ids that sanitise alike) must not overwrite each other's file.
+        unique, k = name, 1
+        while unique in used:
+            k += 1
+            unique = f"{name[:-4]}-{k}.pdf"
+        used.add(unique)
+        # PDF streams are already compressed: storing them again with deflate costs time and saves little.
+        archive.writestr(unique, pdf, compress_type=zipfile.ZIP_STORED)
+        if progress:
+            progress(n, total)

@@ -78,6 +78,8 @@ def test_reference_similarity_and_bad_training_data() -> None:
     assert scores[0] == 2 and scores[1] == 0 and confidence.max() <= 0.5
     with pytest.raises(GraderError, match="at least 30"):
         fit_item("q9", ["a"] * 10, [0, 1] * 5)
+    with pytest.raises(GraderError, match=r"two different scores are needed to train \(score 0: 39, score 2: 1\)"):
+        fit_item("q9", [f"answer {i}" for i in range(40)], [0] * 39 + [2])
     with pytest.raises(GraderError, match="every answer has score 1"):
         fit_item("q9", ["a"] * 40, [1] * 40)
 
@@ -128,3 +130,143 @@ def test_bundle_is_versioned() -> None:
     texts, scores = _answers(EN, 60, seed=4)
     bundle = fit_bundle([("q1", t, s) for t, s in zip(texts, scores, strict=True)])
     assert bundle.version and len(bundle.data_hash) == 16 and set(bundle.graders) == {"q1"}
+
+
+def test_qwk_matches_sklearn_and_agreement() -> None:
+    from sklearn.metrics import cohen_kappa_score
+
+    from grading.ml import agreement
+
+    rng = np.random.default_rng(7)
+    a = rng.integers(0, 4, 200)
+    b = np.clip(a + rng.integers(-1, 2, 200), 0, 3)
+    assert qwk(a, b) == pytest.approx(cohen_kappa_score(a, b, weights="quadratic"))
+    assert qwk(a, a) == pytest.approx(1.0)
+    exact, adjacent = agreement(np.array([0, 1, 2, 3]), np.array([0, 2, 2, 1]))
+    assert exact == 0.5 and adjacent == 0.75
+
+
+def test_cut_points_fix_a_biased_regression() -> None:
+    from grading.ml import optimise_cuts
+
+    rng = np.random.default_rng(3)
+    truth = rng.integers(0, 4, 300)
+    biased = truth * 0.5 + 0.9 + rng.normal(0, 0.05, 300)  # right order, wrong scale: rounding gets it wrong
+    assert qwk(np.clip(np.round(biased), 0, 3).astype(int), truth) < 0.8
+    cuts = optimise_cuts(biased, truth, 3)
+    assert qwk(np.searchsorted(np.sort(cuts), biased), truth) > 0.99
+
+
+def test_threshold_for_agreement_picks_the_largest_safe_coverage() -> None:
+    from grading.ml import threshold_for_agreement
+
+    confidence = np.array([0.99, 0.95, 0.9, 0.9, 0.6, 0.4, 0.3, 0.2])
+    machine = np.array([1, 1, 2, 0, 1, 0, 2, 2])
+    human = np.array([1, 1, 2, 0, 0, 0, 1, 2])
+    point = threshold_for_agreement(confidence, machine, human, target=0.95)
+    assert point is not None and point.threshold == 0.9 and point.coverage == 0.5 and point.exact_agreement == 1.0
+    relaxed = threshold_for_agreement(confidence, machine, human, target=0.8)
+    assert relaxed is not None and relaxed.coverage == 0.75  # 5 of 6 agree above 0.4
+    assert threshold_for_agreement(confidence, 1 - human, human, target=0.95) is None
+
+
+def test_answer_groups_duplicates_then_near_duplicates() -> None:
+    from grading.ml import answer_groups
+
+    texts = [
+        "Photosynthesis makes oxygen.",
+        "photosynthesis makes oxygen",
+        "ＰＨＯＴＯＳＹＮＴＨＥＳＩＳ makes oxygen!",
+        "photosynthesis make oxygen",
+        "the mitochondria is the powerhouse of the cell",
+        "光合作用产生氧气",
+        "光合作用产生氧气。",
+        "",
+    ]
+    groups = answer_groups(texts, similarity=0.7)
+    assert sorted(i for g in groups for i in g.members) == list(range(len(texts)))
+    biggest = groups[0]
+    assert biggest.members == [0, 1, 2, 3] and not biggest.exact and biggest.representative in (0, 1, 2)
+    by_member = {i: g for g in groups for i in g.members}
+    assert by_member[5] is by_member[6] and by_member[5].exact
+    assert by_member[4].members == [4] and by_member[7].members == [7]
+    strict = answer_groups(texts, similarity=1.0)
+    assert [g.members for g in strict if len(g.members) > 1] == [[0, 1, 2], [5, 6]]
+    with pytest.raises(GraderError, match="similarity"):
+        answer_groups(texts, similarity=0)
+
+
+def test_grader_reports_its_choice_and_uses_references(monkeypatch: pytest.MonkeyPatch) -> None:
+    texts, scores = _answers(EN, 90, seed=5)
+    grader = fit_item("q2", texts, scores, references=["plants use light to make sugar and oxygen"])
+    assert grader.method in {"stack", "logistic", "ridge"} and set(grader.method_qwk) == {"stack", "logistic", "ridge"}
+    assert grader.cv_qwk == max(grader.method_qwk.values())
+    assert grader.curve[0].coverage == 1.0 and all(0 <= p.coverage <= 1 for p in grader.curve)
+    point = grader.threshold_for_agreement(0.9)
+    assert point is not None and point.exact_agreement >= 0.9 and point.coverage > 0.5
+    accepted = grader.oof_confidence >= point.threshold
+    assert np.mean(grader.oof_scores[accepted] == grader.oof_truth[accepted]) == pytest.approx(point.exact_agreement)
+    whole = grader.predict(texts)
+    monkeypatch.setattr("grading.ml.PREDICT_BATCH", 7)  # batching must not change anything
+    batched = grader.predict(texts)
+    assert np.array_equal(whole[0], batched[0]) and np.allclose(whole[1], batched[1])
+    predicted, _ = grader.predict(["chlorophyll captures light to make sugar and releases oxygen", "animals eat"])
+    assert predicted.tolist() == [2, 0]
+
+
+def test_bundle_refuses_incompatible_versions(tmp_path: Path) -> None:
+    texts, scores = _answers(EN, 40, seed=6)
+    bundle = fit_bundle([("q1", t, s) for t, s in zip(texts, scores, strict=True)])
+    assert bundle.feature_config["char_ngrams"] == (1, 5) and bundle.created_at
+    path = tmp_path / "m.joblib"
+    bundle.save(str(path))
+    assert GraderBundle.load(str(path)).version == bundle.version
+    bundle.sklearn_version = "0.1"
+    bundle.save(str(path))
+    with pytest.raises(GraderError, match=r"trained with scikit-learn 0\.1.*retrain"):
+        GraderBundle.load(str(path))
+    import sklearn
+
+    bundle.sklearn_version = ".".join(sklearn.__version__.split(".")[:2])
+    bundle.format = "smart-exam-grader/1"
+    bundle.save(str(path))
+    with pytest.raises(GraderError, match=r"model format .smart-exam-grader/1.*retrain"):
+        GraderBundle.load(str(path))
+
+
+def test_cli_clear_errors(tmp_path: Path) -> None:
+    runner = CliRunner()
+    few = tmp_path / "few.csv"
+    few.write_text("item_id,answer,score\n" + "".join(f"q1,answer {i},{i % 2}\n" for i in range(10)))
+    result = runner.invoke(grade, ["fit", str(few), "--out", str(tmp_path / "m.joblib")])
+    assert result.exit_code == 1 and "item q1: 10 scored answers; at least 30" in result.output
+    nocol = tmp_path / "nocol.csv"
+    nocol.write_text("item,answer,score\nq1,a,1\n")
+    result = runner.invoke(grade, ["fit", str(nocol), "--out", str(tmp_path / "m.joblib")])
+    assert result.exit_code == 1 and "missing column(s) item_id" in result.output
+
+
+def test_second_rater_scores_are_extra_training_signal(tmp_path: Path) -> None:
+    texts, scores = _answers(EN, 80, seed=8)
+    rng = np.random.default_rng(8)
+    second = np.clip(np.array(scores) + (rng.random(80) < 0.1) * rng.choice([-1, 1], 80), 0, 2)
+    grader = fit_item("q3", texts, scores, second_scores=second)
+    test_texts, test_scores = _answers(EN, 40, seed=9)
+    predicted, _ = grader.predict(test_texts)
+    assert qwk(predicted, np.array(test_scores)) > 0.9
+    with pytest.raises(GraderError, match="80 answers but 3 second scores"):
+        fit_item("q3", texts, scores, second_scores=[1, 2, 0])
+    with pytest.raises(GraderError, match="second scores must be whole numbers"):
+        fit_item("q3", texts, scores, second_scores=[0.5] * 80)
+    train = tmp_path / "train.csv"
+    body = "".join(
+        f'q1,"{t}",{s},{"" if k % 3 else v}\n' for k, (t, s, v) in enumerate(zip(texts, scores, second, strict=True))
+    )
+    train.write_text("item_id,answer,score,score2\n" + body)
+    runner = CliRunner()
+    fitted = runner.invoke(grade, ["fit", str(train), "--out", str(tmp_path / "m.joblib")])
+    assert fitted.exit_code == 0, fitted.output
+    bad = tmp_path / "bad.csv"
+    bad.write_text("item_id,answer,score,score2\nq1,hi,1,1\nq1,hello,2,x\n")
+    failed = runner.invoke(grade, ["fit", str(bad), "--out", str(tmp_path / "x.joblib")])
+    assert failed.exit_code == 1 and "row 3, column 'score2': 'x' is not a whole score" in failed.output
