@@ -31,6 +31,7 @@ from exam.auth.access import require_bank, visible_banks_query
 from exam.auth.decorators import role_required
 from exam.auth.models import Role
 from exam.db import db
+from exam.errors import flash_problems
 from exam.validation import ValidationFailed
 from itembank import services
 from itembank.content import plain_text, render_content
@@ -41,15 +42,6 @@ PAGE = 50
 PENDING_IMPORT_SECONDS = 24 * 3600
 _TOKEN = re.compile(r"^[0-9a-f]{32}$")
 OPTION_TYPES = {"single_choice", "multiple_choice", "ordering", "matching"}
-
-
-def _flash_problems(err: ValidationFailed) -> None:
-    """Every problem on its own line: where (row, field), why, and the value that was refused."""
-    flash(err.message, "error")
-    for problem in err.problems:
-        where = _("row %(n)s", n=problem["row"]) + ", " if "row" in problem else ""
-        value = f" ({problem['value']})" if "value" in problem else ""
-        flash(f"{where}{problem['field']}: {problem['message']}{value}", "error")
 
 
 def _can_edit(bank: ItemBank) -> bool:
@@ -86,7 +78,7 @@ def new_bank() -> Any:
         )
     except ValidationFailed as err:
         db.session.rollback()
-        _flash_problems(err)
+        flash_problems(err)
         return redirect(url_for("itembank.banks"))
     db.session.commit()
     flash(_("Bank created."), "ok")
@@ -147,7 +139,7 @@ def share(bank_id: int) -> Any:
             )
     except ValidationFailed as err:
         db.session.rollback()
-        _flash_problems(err)
+        flash_problems(err)
     else:
         db.session.commit()
         flash(_("Sharing updated."), "ok")
@@ -351,7 +343,7 @@ def new_item(bank_id: int) -> Any:
             _attach_uploads(item, item.current_version)
         except ValidationFailed as err:
             db.session.rollback()
-            _flash_problems(err)
+            flash_problems(err)
             values = request.form.to_dict() | {"kp": fields.knowledge_point_ids}
             return _item_form(found, None, item_type, values), 422
         db.session.commit()
@@ -391,7 +383,7 @@ def edit_item(item_id: int) -> Any:
             _attach_uploads(found, version)
         except ValidationFailed as err:
             db.session.rollback()
-            _flash_problems(err)
+            flash_problems(err)
             values = request.form.to_dict() | {"kp": fields.knowledge_point_ids}
             return _item_form(found.bank, found, found.type.value, values), 422
         db.session.commit()
@@ -409,7 +401,7 @@ def item_status(item_id: int) -> Any:
         services.set_status(db.session, found, request.form.get("status", ""))
     except ValidationFailed as err:
         db.session.rollback()
-        _flash_problems(err)
+        flash_problems(err)
     else:
         db.session.commit()
         flash(_("Item retired.") if found.status == "retired" else _("Item restored."), "ok")
@@ -456,7 +448,7 @@ def knowledge_points(bank_id: int) -> Any:
             )
         except ValidationFailed as err:
             db.session.rollback()
-            _flash_problems(err)
+            flash_problems(err)
         else:
             db.session.commit()
             flash(_("Knowledge point added."), "ok")
@@ -517,7 +509,7 @@ def import_items(bank_id: int) -> Any:
         )
     except ValidationFailed as err:
         db.session.rollback()
-        _flash_problems(err)
+        flash_problems(err)
         return render_template("itembank/import.html", bank=found, report=None), 422
     if dry_run:
         db.session.rollback()
@@ -555,7 +547,7 @@ def export(bank_id: int) -> Any:
     try:
         data = services.export_items(db.session, found, fmt, item_ids)
     except ValidationFailed as err:
-        _flash_problems(err)
+        flash_problems(err)
         return redirect(url_for("itembank.bank", bank_id=bank_id, **request.args.to_dict()))
     suffix = EXTENSIONS.get(fmt, "." + fmt)
     return Response(
