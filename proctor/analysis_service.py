@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from typing import Any
 
@@ -18,24 +19,36 @@ from proctor.flags import evaluate, risk
 from proctor.models import BrowserEvent, Flag, Frame, ProctorSession
 from proctor.services import frame_file, proctor_session
 
-_ANALYZERS: dict[int, FrameAnalyzer] = {}
+# MediaPipe graphs are not thread-safe, and a Celery worker may run tasks in several threads: each thread keeps
+# its own analyzers.
+_LOCAL = threading.local()
+
+
+def _analyzers() -> dict[tuple[Any, ...], FrameAnalyzer]:
+    if not hasattr(_LOCAL, "analyzers"):
+        _LOCAL.analyzers = {}
+    return _LOCAL.analyzers  # type: ignore[no-any-return]
 
 
 def analyzer_for(session: Session, sitting_id: int) -> FrameAnalyzer:
-    """One analyzer per sitting in this worker (MediaPipe graphs are stateful), enrolled with its photo."""
-    analyzer = _ANALYZERS.get(sitting_id)
+    """One analyzer per sitting and enrolment photo in this thread (MediaPipe graphs are stateful)."""
+    record = session.get(ProctorSession, sitting_id)
+    sitting = record.sitting if record is not None else None
+    # The key includes the start time and the enrolment photo: ids alone can come back after a database reset.
+    key = (sitting_id, sitting.started_at.isoformat() if sitting else "", record.enrolment_frame_id if record else None)
+    cache = _analyzers()
+    analyzer = cache.get(key)
     if analyzer is None:
-        if len(_ANALYZERS) >= 32:  # bound memory: drop the oldest sitting's graphs
-            oldest = next(iter(_ANALYZERS))
-            _ANALYZERS.pop(oldest).close()
+        if len(cache) >= 32:  # bound memory: drop the oldest sitting's graphs
+            oldest = next(iter(cache))
+            cache.pop(oldest).close()
         analyzer = FrameAnalyzer()
-        record = session.get(ProctorSession, sitting_id)
         if record is not None and record.enrolment_frame_id:
             enrolment = session.get(Frame, record.enrolment_frame_id)
             image = _image(enrolment) if enrolment else None
             if image is not None:
                 analyzer.enrol(image)
-        _ANALYZERS[sitting_id] = analyzer
+        cache[key] = analyzer
     return analyzer
 
 
