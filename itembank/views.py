@@ -555,3 +555,16 @@ def export(bank_id: int) -> Any:
         mimetype=MIME_TYPES.get(fmt, "application/octet-stream"),
         headers={"Content-Disposition": f'attachment; filename="bank-{found.id}-{fmt}{suffix}"'},
     )
+
+
+@bp.route("/templates/items-<any(zh, en):locale>.docx")
+@role_required(Role.EXAMINER)
+def word_template_download(locale: str) -> Any:
+    """The Word layout the importer reads, with examples of every item type, in Chinese or English."""
+    from itembank.formats.docx import word_template
+
+    return Response(
+        word_template(locale),
+        mimetype="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        headers={"Content-Disposition": f'attachment; filename="item-template-{locale}.docx"'},
+    )

@@ -401,3 +401,15 @@ def test_images_uploaded_with_the_item_form(app: Flask, client: FlaskClient, sig
     assert _count(app) == 1
     with app.app_context():
         assert db.session.scalar(select(func.count(ItemAsset.id))) == 2
+
+
+def test_word_templates_download_and_read_back(client: FlaskClient, signed_in: Any) -> None:
+    from itembank.formats.detect import read_items
+
+    signed_in("template.teacher", "examiner")
+    for locale in ("zh", "en"):
+        response = client.get(f"/banks/templates/items-{locale}.docx")
+        assert response.status_code == 200 and response.data[:2] == b"PK"
+        result = read_items(f"template-{locale}.docx", response.data)
+        assert result.drafts and not result.rejected
+    assert client.get("/banks/templates/items-fr.docx").status_code == 404
