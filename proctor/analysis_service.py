@@ -78,6 +78,9 @@ def analyse_stored_frame(session: Session, frame_id: int) -> dict[str, Any] | No
     frame.analysed_at = utcnow()
     session.flush()
     if frame.kind == "calibration":
+        # Calibration frames are analysed in parallel on a worker pool: lock the sitting's row so the baselines are
+        # computed one after the other, the last one seeing every frame the others committed.
+        session.refresh(record, with_for_update=True)
         calibration = [FrameFindings.from_dict(f.findings) for f in _frames(session, frame.sitting_id, "calibration")]
         baseline = calibrate(calibration)
         record.baseline = baseline.as_dict() if baseline else None
