@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -79,14 +81,19 @@ def create_job(kind: str, params: dict[str, Any], user_id: int | None) -> Job:
     return job
 
 
-def report_progress(job_id: int, done: int, total: int, message: str | None = None) -> None:
-    """Update progress in its own short transaction so pollers see it while the work goes on."""
+def report_progress(
+    job_id: int, done: int, total: int, message: str | None = None, detail: dict[str, Any] | None = None
+) -> None:
+    """Update progress in its own short transaction so pollers see it while the work goes on.
+
+    `detail` (numbers a page shows in the reader's language, such as the best objective so far) is kept in the
+    job's result until the job finishes and its real result replaces it.
+    """
+    values: dict[str, Any] = {"state": "running", "done": done, "total": total, "message": message}
+    if detail is not None:
+        values["result"] = detail
     with db.engine.begin() as conn:
-        conn.execute(
-            Job.__table__.update()
-            .where(Job.__table__.c.id == job_id)
-            .values(state="running", done=done, total=total, message=message)
-        )
+        conn.execute(Job.__table__.update().where(Job.__table__.c.id == job_id).values(**values))
 
 
 def finish_job(job_id: int, *, result: dict[str, Any] | None = None, error: str | None = None) -> None:
@@ -102,3 +109,17 @@ def finish_job(job_id: int, *, result: dict[str, Any] | None = None, error: str 
                 finished_at=utcnow(),
             )
         )
+
+
+@contextmanager
+def job_failure(job_id: int, what: str) -> Iterator[None]:
+    """Around a job's work: an exception rolls the session back, marks the job failed ("<what>: <error>") and is
+    raised again for the worker's log; the session is removed at the end either way."""
+    try:
+        yield
+    except Exception as err:
+        db.session.rollback()
+        finish_job(job_id, error=f"{what}: {err}")
+        raise
+    finally:
+        db.session.remove()

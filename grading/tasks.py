@@ -7,7 +7,7 @@ from pathlib import Path
 from flask import current_app
 
 from exam.db import db
-from exam.jobs import celery_app, finish_job, report_progress
+from exam.jobs import celery_app, finish_job, job_failure, report_progress
 
 
 def report_zip_path(job_id: int) -> Path:
@@ -21,7 +21,7 @@ def bulk_reports(exam_id: int, locale: str, job_id: int) -> dict[str, object]:
     from exam.delivery.models import Exam
     from grading.report_service import bulk_student_reports
 
-    try:
+    with job_failure(job_id, "report generation failed"):
         exam = db.session.get(Exam, exam_id)
         if exam is None:
             finish_job(job_id, error=f"exam {exam_id} does not exist")
@@ -35,8 +35,3 @@ def bulk_reports(exam_id: int, locale: str, job_id: int) -> dict[str, object]:
         )
         finish_job(job_id, result={"reports": count})
         return {"reports": count}
-    except Exception as err:
-        finish_job(job_id, error=f"report generation failed: {err}")
-        raise
-    finally:
-        db.session.remove()

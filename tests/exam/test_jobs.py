@@ -49,3 +49,22 @@ def test_job_progress_is_visible_while_running(app: Flask) -> None:
         db.session.expire_all()
         job = db.session.get(Job, job.id)
         assert job.state == "done" and job.result == {"ok": True} and job.finished_at is not None
+
+
+def test_a_failing_job_is_marked_failed_and_its_writes_are_rolled_back(app: Flask) -> None:
+    import pytest
+
+    from exam.jobs import Job, job_failure
+
+    with app.app_context():
+        job = create_job("demo", {}, None)
+        db.session.commit()
+        job_id = job.id
+        with pytest.raises(ZeroDivisionError), job_failure(job_id, "demo failed"):
+            db.session.add(Job(kind="half-written", params={}))
+            db.session.flush()
+            _ = 1 / 0
+    with app.app_context():
+        job = db.session.get(Job, job_id)
+        assert job.state == "failed" and job.message == "demo failed: division by zero"
+        assert db.session.scalars(db.select(Job).where(Job.kind == "half-written")).first() is None
