@@ -90,6 +90,32 @@ def test_decomposition_path_gives_checked_forms_and_valid_bound() -> None:
     assert res.first_feasible_seconds is not None
 
 
+def test_pair_search_moves_information_from_a_rich_form_to_a_poor_one() -> None:
+    """With no unused items left, only trading items between forms can lift the weakest form."""
+    import time
+    from dataclasses import replace
+
+    from itembank.assembly import solver as S
+
+    bank = make_bank(400, seed=5, enemy_share=0.0, passage_share=0.0)
+    spec = make_spec(8, forms=2, constraints=6)
+    d = S._prepare(bank, spec)
+    single = replace(d, spec=replace(spec, forms=1))
+    rich = S._solve_one(single, d.eligible, 3.0, 1, 0)
+    assert rich is not None
+    rest = np.array([i for i in d.eligible.tolist() if i not in set(rich)])
+    poor_pool = rest[np.argsort(S._pool_score(d, rest)[rest])[: len(rest) // 2]]  # the weaker half of what is left
+    poor = S._solve_one(single, poor_pool, 3.0, 1, 0)
+    assert poor is not None
+    pool = np.array(sorted(set(rich) | set(poor)))
+    before = S._form_values(d, [rich, poor])
+    t0 = time.perf_counter()
+    forms = S._improve(d, pool, [list(rich), list(poor)], None, set(), t0, t0 + 4.0, 1, 0.0, None, 0)
+    after = S._form_values(d, forms)
+    assert min(after) > min(before) + 0.05 * (max(before) - min(before))
+    assert not check_forms(bank, spec, [[bank.items[i].item_id for i in f] for f in forms])
+
+
 def test_overlap_cap_include_exclude_and_exposure() -> None:
     bank = tiny_bank(14)
     uses = {"T5": 3}
@@ -187,6 +213,18 @@ def test_progress_is_reported() -> None:
     seen = []
     assemble(tiny_bank(), Spec(length=(4, 4)), time_limit=5, progress=seen.append)
     assert seen and all(p.bound >= p.objective - 1e-6 for p in seen)
+
+
+def test_a_failing_progress_callback_does_not_abort_the_search() -> None:
+    """An exception raised in the solver's thread would terminate the process; it is logged instead."""
+    calls = []
+
+    def broken(p: object) -> None:
+        calls.append(p)
+        raise RuntimeError("no application context")
+
+    res = assemble(tiny_bank(), Spec(length=(4, 4)), time_limit=5, progress=broken)
+    assert res.ok and len(calls) == 1
 
 
 def test_counting_conflict_is_proven_quickly_with_assumptions() -> None:
