@@ -9,11 +9,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from exam.delivery.models import Exam, PaperItem
+from exam.jobs import Job, create_job
 from exam.validation import Problem, ValidationFailed
 from itembank.assembly.check import check_forms
 from itembank.assembly.io import AssemblyInputError, parse_spec, result_to_json
-from itembank.assembly.model import Bank, Item, Spec
-from itembank.assembly.solver import assemble, line_supply
+from itembank.assembly.model import Bank, Item, Progress, Spec
+from itembank.assembly.solver import ProgressFn, assemble, line_supply
 from itembank.models import Item as ItemRow
 
 SETTINGS_KEY = "assembly"
@@ -96,18 +97,80 @@ def _bank_id(exam: Exam) -> int:
     return exam.bank_id
 
 
-def preview(session: Session, exam: Exam, text: str, *, time_limit: float | None = None) -> dict[str, Any]:
-    """Assemble from the exam's bank and keep the result (and the blueprint) on the exam for review."""
+MAX_SECONDS = 60.0  # a web request for a preview never searches longer than this
+
+
+def _check_assemblable(exam: Exam, text: str) -> tuple[Spec, dict[str, float]]:
     if exam.frozen_at is not None:
         raise ValidationFailed.of("The paper is frozen.", [Problem("exam", "a frozen paper cannot be reassembled")])
-    spec, options = parse_spec_text(text)
+    parsed = parse_spec_text(text)
+    _bank_id(exam)
+    return parsed
+
+
+def preview(
+    session: Session,
+    exam: Exam,
+    text: str,
+    *,
+    time_limit: float | None = None,
+    progress: ProgressFn | None = None,
+) -> dict[str, Any]:
+    """Assemble from the exam's bank and keep the result (and the blueprint) on the exam for review."""
+    spec, options = _check_assemblable(exam, text)
     bank, _ = bank_from_db(session, _bank_id(exam))
-    limit = min(options["time_limit"], 60.0) if time_limit is None else time_limit
-    result = assemble(bank, spec, time_limit=limit, gap=options["gap"])
+    limit = min(options["time_limit"], MAX_SECONDS) if time_limit is None else time_limit
+    result = assemble(bank, spec, time_limit=limit, gap=options["gap"], progress=progress)
     stored = {"spec": text, "result": result_to_json(result)}
     exam.settings = {**(exam.settings or {}), SETTINGS_KEY: stored}  # reassigned so the JSON change is saved
     session.flush()
     return stored
+
+
+def start_preview(session: Session, exam: Exam, text: str, user_id: int | None) -> Job:
+    """Check the blueprint and record an assembly job for it (the caller commits, then dispatches the job).
+
+    The blueprint is kept on the exam at once, so the editor shows what is being assembled while the search runs;
+    the previous preview is replaced when the job finishes.
+    """
+    _spec, options = _check_assemblable(exam, text)
+    limit = min(options["time_limit"], MAX_SECONDS)
+    job = create_job("assembly", {"exam_id": exam.id, "seconds": limit}, user_id)
+    exam.settings = {**(exam.settings or {}), SETTINGS_KEY: {"spec": text, "job_id": job.id}}
+    session.flush()
+    return job
+
+
+def run_preview_job(session: Session, exam: Exam, job_id: int, report: Any) -> dict[str, Any]:
+    """The job's work: assemble the blueprint stored by `start_preview`, reporting the best paper so far.
+
+    `report(seconds_done, seconds_total, detail)` receives the objective, proven bound and gap about once a second.
+    """
+    stored = (exam.settings or {}).get(SETTINGS_KEY) or {}
+    text = stored.get("spec", "")
+    _spec, options = _check_assemblable(exam, text)
+    limit = min(options["time_limit"], MAX_SECONDS)
+    last = [-1.0]
+
+    def progress(p: Progress) -> None:
+        if p.seconds - last[0] < 1.0:
+            return
+        last[0] = p.seconds
+        finite = p.bound == p.bound and p.objective == p.objective  # not NaN
+        gap = abs(p.bound - p.objective) / max(abs(p.bound), 1e-12) if finite else None
+        detail = {
+            "stage": p.stage,
+            "objective": p.objective if p.objective == p.objective else None,
+            "bound": p.bound if p.bound == p.bound else None,
+            "gap": gap,
+        }
+        report(int(p.seconds), int(limit), detail)
+
+    out = preview(session, exam, text, time_limit=limit, progress=progress)
+    out["job_id"] = job_id
+    exam.settings = {**(exam.settings or {}), SETTINGS_KEY: out}
+    session.flush()
+    return out
 
 
 def use_forms(session: Session, exam: Exam) -> int:
@@ -119,7 +182,8 @@ def use_forms(session: Session, exam: Exam) -> int:
     stored = (exam.settings or {}).get(SETTINGS_KEY)
     if exam.frozen_at is not None:
         raise ValidationFailed.of("The paper is frozen.", [Problem("exam", "a frozen paper cannot be replaced")])
-    if not stored or stored["result"]["status"] not in ("optimal", "feasible") or not stored["result"]["forms"]:
+    result = (stored or {}).get("result")
+    if not result or result["status"] not in ("optimal", "feasible") or not result["forms"]:
         raise ValidationFailed.of("Nothing to use.", [Problem("forms", "assemble a preview with forms first")])
     spec, _ = parse_spec_text(stored["spec"])
     bank, rows = bank_from_db(session, _bank_id(exam))

@@ -13,6 +13,8 @@ from exam.auth.access import require_exam
 from exam.auth.decorators import role_required
 from exam.auth.models import Role
 from exam.db import db
+from exam.errors import flash_problems
+from exam.jobs import Job
 from exam.validation import ValidationFailed
 from itembank import assembly_service as svc
 from itembank.assembly.explain import render_all
@@ -30,7 +32,7 @@ bp = Blueprint(
 
 
 def _preview_context(exam_id: int, stored: dict[str, Any] | None) -> dict[str, Any]:
-    if not stored:
+    if not stored or "result" not in stored:  # nothing assembled yet, or the job is still searching
         return {}
     res = stored["result"]
     lang = "zh_CN" if str(get_locale()).startswith("zh") else "en"
@@ -73,7 +75,10 @@ def editor(exam_id: int) -> Any:
     exam = require_exam(current_user, exam_id)
     stored = (exam.settings or {}).get(svc.SETTINGS_KEY)
     text = stored["spec"] if stored else svc.DEFAULT_SPEC
-    return render_template("assembly/editor.html", exam=exam, spec_text=text, **_preview_context(exam_id, stored))
+    job = db.session.get(Job, stored["job_id"]) if stored and stored.get("job_id") else None
+    return render_template(
+        "assembly/editor.html", exam=exam, spec_text=text, job=job, **_preview_context(exam_id, stored)
+    )
 
 
 @bp.route("/exams/<int:exam_id>/lines", methods=["POST"])
@@ -87,16 +92,18 @@ def lines(exam_id: int) -> Any:
 @bp.route("/exams/<int:exam_id>/preview", methods=["POST"])
 @role_required(Role.EXAMINER)
 def preview(exam_id: int) -> Any:
-    """Assemble and keep the result for review."""
+    """Start assembling in the background; the editor shows the best paper so far until the result is in."""
+    from itembank.tasks import assemble_preview
+
     exam = require_exam(current_user, exam_id)
     try:
-        svc.preview(db.session, exam, request.form.get("spec", ""))
+        job = svc.start_preview(db.session, exam, request.form.get("spec", ""), current_user.id)
     except ValidationFailed as exc:
         db.session.rollback()
-        for p in exc.problems:
-            flash(f"{p['field']}: {p['message']}", "error")
+        flash_problems(exc)
         return render_template("assembly/editor.html", exam=exam, spec_text=request.form.get("spec", "")), 422
     db.session.commit()
+    assemble_preview.delay(exam.id, job.id)
     return redirect(url_for("assembly.editor", exam_id=exam_id))
 
 
@@ -109,8 +116,7 @@ def use(exam_id: int) -> Any:
         n = svc.use_forms(db.session, exam)
     except ValidationFailed as exc:
         db.session.rollback()
-        for p in exc.problems:
-            flash(f"{p['field']}: {p['message']}", "error")
+        flash_problems(exc)
         return redirect(url_for("assembly.editor", exam_id=exam_id))
     db.session.commit()
     flash(_("%(n)d items placed into the paper.", n=n), "success")

@@ -1,9 +1,12 @@
-"""Item bank background jobs: calibration runs (Celery workers with a broker, in-process otherwise)."""
+"""Item bank background jobs: calibration runs and assembly previews (Celery workers with a broker, in-process
+otherwise)."""
 
 from __future__ import annotations
 
+from flask import current_app
+
 from exam.db import db
-from exam.jobs import celery_app, finish_job, report_progress
+from exam.jobs import celery_app, finish_job, job_failure, report_progress
 
 
 @celery_app.task(name="itembank.calibrate")
@@ -12,7 +15,7 @@ def calibrate_run(run_id: int, job_id: int) -> dict[str, object]:
     from itembank.calibration_models import CalibrationRun
     from itembank.calibration_service import run_calibration
 
-    try:
+    with job_failure(job_id, "calibration failed"):
         run = db.session.get(CalibrationRun, run_id)
         if run is None:
             finish_job(job_id, error=f"calibration run {run_id} does not exist")
@@ -27,9 +30,34 @@ def calibrate_run(run_id: int, job_id: int) -> dict[str, object]:
         db.session.commit()
         finish_job(job_id, result={"run_id": run_id, "status": status}, error=error)
         return {"status": status}
-    except Exception as err:
-        db.session.rollback()
-        finish_job(job_id, error=f"calibration failed: {err}")
-        raise
-    finally:
-        db.session.remove()
+
+
+@celery_app.task(name="itembank.assemble")
+def assemble_preview(exam_id: int, job_id: int) -> dict[str, object]:
+    """Assemble an exam's stored blueprint, reporting the best paper so far and its proven gap on the job."""
+    from exam.delivery.models import Exam
+    from exam.validation import ValidationFailed
+    from itembank.assembly_service import run_preview_job
+
+    with job_failure(job_id, "assembly failed"):
+        exam = db.session.get(Exam, exam_id)
+        if exam is None:
+            finish_job(job_id, error=f"exam {exam_id} does not exist")
+            return {"status": "missing"}
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+
+        def report(done: int, total: int, detail: dict[str, object]) -> None:
+            with app.app_context():  # called from the solver's own thread
+                report_progress(job_id, done, total, None, detail)
+
+        try:
+            out = run_preview_job(db.session, exam, job_id, report)
+        except ValidationFailed as err:
+            db.session.rollback()
+            problems = "; ".join(f"{p['field']}: {p['message']}" for p in err.problems)
+            finish_job(job_id, error=f"{err.message} {problems}".strip())
+            return {"status": "invalid"}
+        db.session.commit()
+        status = str(out["result"]["status"])
+        finish_job(job_id, result={"status": status})
+        return {"status": status}

@@ -325,3 +325,31 @@ def wait_for(app: Flask) -> Any:
             time.sleep(0.1)
 
     return poll
+
+
+@pytest.fixture
+def bank_exam(app: Flask, exam_factory: Any) -> dict[str, Any]:
+    """A not-yet-frozen exam whose bank holds 30 calibrated items besides the factory's five (for assembly)."""
+    import numpy as np
+
+    from itembank.models import Item, ItemType, ItemVersion
+
+    ids = exam_factory(open_now=False)
+    rng = np.random.default_rng(0)
+    with app.app_context():
+        for n in range(30):
+            item = Item(
+                bank_id=ids["bank"],
+                type=ItemType.SINGLE_CHOICE if n % 2 else ItemType.TRUE_FALSE,
+                level=1 + n % 5,
+                irt_model="3pl",
+                irt_a=float(rng.uniform(0.7, 2.0)),
+                irt_b=float(rng.normal()),
+                irt_c=0.2,
+            )
+            version = ItemVersion(item=item, number=1, stem=f"Q{n}", options=[], key=None, points=2.0)
+            db.session.add_all([item, version])
+            db.session.flush()
+            item.current_version_id = version.id
+        db.session.commit()
+    return ids

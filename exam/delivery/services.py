@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -27,7 +27,7 @@ from exam.delivery.models import (
 from exam.delivery.rules import DeliveryError
 from grading.objective import MACHINE_SCORABLE, score_objective
 from itembank.content import render_content
-from itembank.models import ItemType, ItemVersion
+from itembank.models import Item, ItemType, ItemVersion
 
 OPTION_TYPES = frozenset({ItemType.SINGLE_CHOICE, ItemType.MULTIPLE_CHOICE, ItemType.MATCHING, ItemType.ORDERING})
 
@@ -57,6 +57,9 @@ def freeze_exam(session: Session, exam: Exam, now: datetime | None = None) -> No
         raise DeliveryError("empty_paper", _("The exam has no items yet."), 422)
     for paper_item in exam.paper_items:
         paper_item.item_version.frozen = True
+    # Each administration counts once per item (whatever its forms), for assembly's exposure limits (max_uses).
+    used = {p.item_version.item_id for p in exam.paper_items}
+    session.execute(update(Item).where(Item.id.in_(used)).values(exposure_count=Item.exposure_count + 1))
     exam.frozen_at = now or utcnow()
     session.flush()
 
