@@ -24,6 +24,7 @@ os.environ.setdefault("GLOG_minloglevel", "2")
 import random  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
+from dataclasses import replace  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import cv2  # noqa: E402
@@ -31,11 +32,11 @@ import numpy as np  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from proctor.analysis.calibration import calibrate  # noqa: E402
+from proctor.analysis.calibration import Baseline, calibrate  # noqa: E402
 from proctor.analysis.findings import FrameFindings, Tri  # noqa: E402
 from proctor.analysis.pipeline import AnalyzerConfig, FrameAnalyzer  # noqa: E402
 from proctor.analysis.video import frames_from  # noqa: E402
-from proctor.flags import FlagRules, evaluate  # noqa: E402
+from proctor.flags import FlagRules, evaluate, gaze_windows, glances  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data" / "proctor"
 TESTDATA = ROOT / "tests" / "proctor" / "data"
@@ -79,22 +80,36 @@ def speed(frames: list[np.ndarray], config: AnalyzerConfig, label: str) -> float
     return fps
 
 
-def classify(shift: float, threshold: float) -> str:
-    """A window's gaze: centre, or left/right (image terms) when the iris shift exceeds the threshold."""
-    if abs(shift) <= threshold:
-        return "centre"
-    return "left" if shift < 0 else "right"
+def label_of(video: str, second: int) -> str:
+    """The labelled direction of the window [second, second + 1)."""
+    side = SIDE.get(video)
+    return side if side and GLANCE[0] <= second < GLANCE[1] else "centre"
+
+
+def median_rule(findings: list[FrameFindings], baseline: Baseline, rules: FlagRules) -> list[str]:
+    """The earlier, symmetric rule, printed for comparison: a window's median iris shift beyond the threshold."""
+    threshold = baseline.gaze_x_spread + rules.away_gaze_x
+    out = []
+    for second in range(int(findings[-1].t) + 1):
+        window = [f.gaze_x for f in findings if second <= f.t < second + 1 and f.gaze_x is not None]
+        shift = float(np.median(window)) - baseline.gaze_x if window else 0.0
+        out.append(
+            "uncertain" if not window else "centre" if abs(shift) <= threshold else "left" if shift < 0 else "right"
+        )
+    return out
 
 
 def videos_part(videos: list[Path]) -> None:
     """One-second windows against the labelled segments, and the flags each video gets."""
     rules = FlagRules()
     print(
-        f"\n2. labelled videos: baseline from the first {CALIBRATE_SECONDS:.0f} s; a 1-second window is a side "
-        "glance when the median iris shift from the baseline exceeds the looking_away rule's gaze threshold "
-        f"(baseline spread + {rules.away_gaze_x}); labels [0,5) centre, [5,10) side, [10,end) centre"
+        f"\n2. labelled videos: baseline from the first {CALIBRATE_SECONDS:.0f} s; a frame is off-centre when the iris "
+        f"shift from the baseline exceeds its spread + {rules.away_gaze_x}; a glance = off-centre to one side for "
+        f"{rules.glance_seconds} s or more; a 1-second window is a glance when a glance begins in it or glance frames "
+        "fill half of it (proctor/flags.py gaze_windows); labels [0,5) centre, [5,10) side, [10,end) centre"
     )
-    all_strict = all_correct = all_total = 0
+    per_video: dict[str, tuple[list[FrameFindings], Baseline]] = {}
+    correct = total = median_correct = 0
     for video in videos:
         with FrameAnalyzer() as analyzer:
             findings: list[FrameFindings] = [analyzer.analyze(f, t) for _, t, f in frames_from(video)]
@@ -102,50 +117,61 @@ def videos_part(videos: list[Path]) -> None:
         if baseline is None:
             print(f"   {video.name}: no measurable calibration frames")
             continue
+        per_video[video.name] = (findings, baseline)
         threshold = baseline.gaze_x_spread + rules.away_gaze_x
-        side = SIDE.get(video.name)
-        said_by_window = []
-        strict = correct = total = 0
-        wrong = []
-        for second in range(int(findings[-1].t) + 1):
-            window = [f.gaze_x for f in findings if second <= f.t < second + 1 and f.gaze_x is not None]
-            if not window:
-                continue  # the video ends just after a whole second: no frames in this window
-            said = classify(float(np.median(window)) - baseline.gaze_x, threshold)
-            truth = side if side and GLANCE[0] <= second < GLANCE[1] else "centre"
-            said_by_window.append(said[0].upper())
-            total += 1
-            strict += said == truth
-            if said != truth:
-                wrong.append(f"[{second},{second + 1}) said {said}, label {truth}")
-            transition = side is not None and second in (GLANCE[0], GLANCE[1])
-            if not transition:
-                correct += said == truth
-        kept = total - (2 if side else 0)
-        all_strict, all_correct, all_total = all_strict + strict, all_correct + correct, all_total + total
+        windows = gaze_windows(findings, baseline, rules)
+        found = glances(findings, baseline, rules)
+        print(
+            f"   {video.name}: {len(findings)} frames, baseline gaze x {baseline.gaze_x:.3f} ± "
+            f"{baseline.gaze_x_spread:.3f}, threshold {threshold:.3f}; glances: "
+            + (", ".join(f"{g.side} {g.start:.2f}-{g.end:.2f} s" for g in found) or "none")
+        )
+        print(f"     {'window':9} {'label':7} {'said':9} {'ok':3} {'glance frames':14} {'median shift':13} reason")
+        old = median_rule(findings, baseline, rules)
+        for window, said_before in zip(windows, old, strict=True):
+            second = int(window.start)
+            truth = label_of(video.name, second)
+            shifts = [f.gaze_x - baseline.gaze_x for f in findings if window.start <= f.t < window.end and f.gaze_x]
+            median = f"{float(np.median(shifts)):+.3f}" if shifts else "-"
+            ok = window.label == truth
+            counted = window.label != "uncertain"  # nothing measured (the last frame of a video, eyes closed)
+            correct += ok
+            median_correct += said_before == truth
+            total += counted
+            print(
+                f"     [{second:2},{second + 1:2})  {truth:7} {window.label:9} "
+                f"{('yes' if ok else 'NO') if counted else '-':3} "
+                f"{window.glance_frames:3} of {window.frames:<7} {median:13} {window.reason}"
+            )
         flags = evaluate(findings, [], baseline, rules)
         away = [f for f in flags if f.rule == "looking_away"]
-        glance_flagged = any(f.start < GLANCE[1] and f.end >= GLANCE[0] for f in away)
-        print(
-            f"   {video.name:26} {len(findings)} frames, baseline gaze x {baseline.gaze_x:.3f} ± "
-            f"{baseline.gaze_x_spread:.3f}, threshold {threshold:.3f}; windows {''.join(said_by_window)}"
-        )
-        print(
-            f"   {'':26} all windows {strict}/{total} correct; transition windows [5,6) and [10,11) "
-            f"excluded: {correct}/{kept}" + (f"; misses: {'; '.join(wrong)}" if wrong else "")
-        )
-        if side:
+        if SIDE.get(video.name):
+            glance_flagged = any(f.start < GLANCE[1] and f.end >= GLANCE[0] for f in away)
             spans = ", ".join(f"{f.start:.1f}-{f.end:.1f} s (max shift {f.values['max_gaze_shift']})" for f in away)
             others = [f.rule for f in flags if f.rule != "looking_away"]
             print(
-                f"   {'':26} side glance flagged as looking_away: {'YES' if glance_flagged else 'NO'} ({spans}); "
+                f"     side glance flagged as looking_away: {'YES' if glance_flagged else 'NO'} ({spans}); "
                 f"other flags: {others or 'none'}"
             )
         else:
-            print(
-                f"   {'':26} flags on the centre-only video: {len(flags)} ({[f.rule for f in flags] or 'none'}; want 0)"
+            print(f"     flags on the centre-only video: {len(flags)} ({[f.rule for f in flags] or 'none'}; want 0)")
+    print(
+        f"   total: {correct}/{total} windows correct, windows without a measured gaze not counted (the window's "
+        f"median shift, a symmetric rule: {median_correct}/{total})"
+    )
+    # Does the result hinge on the exact settings? The same rule with other glance lengths and thresholds.
+    variants = []
+    for seconds in (0.25, 0.5, 1.0):
+        for gaze in (rules.away_gaze_x - 0.01, rules.away_gaze_x, rules.away_gaze_x + 0.01):
+            varied = replace(rules, glance_seconds=seconds, away_gaze_x=round(gaze, 3))
+            right = sum(
+                w.label == label_of(name, int(w.start))
+                for name, (findings, baseline) in per_video.items()
+                for w in gaze_windows(findings, baseline, varied)
+                if w.label != "uncertain"
             )
-    print(f"   total: {all_strict}/{all_total} windows correct with every window counted")
+            variants.append(f"{seconds} s/{gaze:.2f}: {right}/{total}")
+    print(f"   sensitivity (glance length / iris threshold): {'; '.join(variants)}")
 
 
 def scenes_without_people() -> list[tuple[str, np.ndarray]]:

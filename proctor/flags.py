@@ -24,6 +24,7 @@ class FlagRules:
     away_gaze_y: float = 0.25  # vertical iris shift between the lids (noisier: lids move with the gaze)
     away_yaw_degrees: float = 20.0
     away_pitch_degrees: float = 18.0
+    glance_seconds: float = 0.5  # eyes off-centre at least this long (one side, unbroken) = a glance, for windows
     different_person_frames: int = 3
     covered_seconds: float = 10.0
     dark_seconds: float = 30.0  # a view too dark to judge (not covered): a camera problem, not "no face"
@@ -75,6 +76,114 @@ def is_away(frame: FrameFindings, baseline: Baseline, rules: FlagRules) -> Tri:
     if gaze_x > rules.away_gaze_x or gaze_y > rules.away_gaze_y:
         return Tri.PRESENT
     return Tri.ABSENT
+
+
+def gaze_side(frame: FrameFindings, baseline: Baseline, rules: FlagRules) -> str | None:
+    """Where the eyes point in this frame against the student's baseline: "left" or "right" (image terms) when
+    the iris shift exceeds the baseline spread plus `away_gaze_x`, "centre" within it, None when not measured."""
+    if frame.gaze_x is None:
+        return None
+    shift = frame.gaze_x - baseline.gaze_x
+    if abs(shift) - baseline.gaze_x_spread <= rules.away_gaze_x:
+        return "centre"
+    return "left" if shift < 0 else "right"
+
+
+@dataclass(frozen=True)
+class Glance:
+    """An unbroken run of frames with the eyes off-centre to one side, lasting at least `glance_seconds`."""
+
+    side: str
+    start: float
+    end: float  # the last frame's time plus one frame step
+
+
+@dataclass(frozen=True)
+class GazeWindow:
+    """One window of a sitting's timeline (e.g. a second) classified as centre, left, right or uncertain."""
+
+    start: float
+    end: float
+    label: str
+    frames: int  # frames with the gaze measured
+    glance_frames: int  # of those, frames inside a glance
+    glance_start: float | None  # when a glance begins inside this window
+    reason: str
+
+
+def glances(
+    frames: list[FrameFindings], baseline: Baseline | None = None, rules: FlagRules | None = None
+) -> list[Glance]:
+    """Sustained side glances: runs of off-centre frames to one side; a centre frame, the other side or a gap
+    of more than 0.5 s without a measured gaze ends a run (a blink's unmeasured frames do not); runs shorter
+    than `glance_seconds` (a flick of the eyes, landmark noise) are not glances."""
+    rules = rules or FlagRules()
+    base = baseline or DEFAULT_BASELINE
+    measured = [(f.t, side) for f in sorted(frames, key=lambda f: f.t) if (side := gaze_side(f, base, rules))]
+    out: list[Glance] = []
+    run: list[float] = []
+    run_side = ""
+
+    def close() -> None:
+        if run:
+            step = run[-1] - run[-2] if len(run) > 1 else 0.0
+            if run[-1] + step - run[0] >= rules.glance_seconds:
+                out.append(Glance(run_side, run[0], run[-1] + step))
+
+    for t, side in measured:
+        if run and (side != run_side or t - run[-1] > 0.5):
+            close()
+            run = []
+        if side != "centre":
+            run_side = side
+            run.append(t)
+    close()
+    return out
+
+
+def gaze_windows(
+    frames: list[FrameFindings],
+    baseline: Baseline | None = None,
+    rules: FlagRules | None = None,
+    seconds: float = 1.0,
+) -> list[GazeWindow]:
+    """Each `seconds`-long window from 0 to the last frame, classified by the rule a proctor would state: a
+    window is a glance to one side when a glance (see `glances`) begins in it, or when glance frames fill at
+    least half of its measured frames; otherwise centre; uncertain when no gaze was measured in it.
+
+    So a glance is reported from the window in which it starts, however late in that window, and a window in
+    which a glance only ends (its last fraction of a second) stays centre unless the glance fills half of it.
+    """
+    rules = rules or FlagRules()
+    base = baseline or DEFAULT_BASELINE
+    found = glances(frames, base, rules)
+    ordered = sorted(frames, key=lambda f: f.t)
+    out: list[GazeWindow] = []
+    if not ordered:
+        return out
+    for k in range(int(ordered[-1].t // seconds) + 1):
+        start, end = k * seconds, (k + 1) * seconds
+        inside = [f for f in ordered if start <= f.t < end and gaze_side(f, base, rules)]
+        if not inside:
+            out.append(GazeWindow(start, end, "uncertain", 0, 0, None, "no gaze measured in this window"))
+            continue
+        per_side = {"left": 0, "right": 0}
+        for f in inside:
+            for glance in found:
+                if glance.start <= f.t < glance.end:
+                    per_side[glance.side] += 1
+                    break
+        in_glance = per_side["left"] + per_side["right"]
+        onset = next((g for g in found if start <= g.start < end), None)
+        if onset is not None:
+            label, reason = onset.side, f"a glance {onset.side} begins at {onset.start:.2f} s"
+        elif 2 * in_glance >= len(inside):
+            label = max(per_side, key=lambda side: per_side[side])
+            reason = f"{in_glance} of {len(inside)} frames inside a glance"
+        else:
+            label, reason = "centre", f"{in_glance} of {len(inside)} frames inside a glance"
+        out.append(GazeWindow(start, end, label, len(inside), in_glance, onset.start if onset else None, reason))
+    return out
 
 
 def _runs(frames: list[FrameFindings], state: list[Tri], rules: FlagRules) -> list[tuple[int, int]]:

@@ -6,7 +6,7 @@ import pytest
 
 from proctor.analysis.calibration import Baseline
 from proctor.analysis.findings import FaceBox, Finding, FrameFindings, Quality, Tri
-from proctor.flags import EventError, Flag, FlagRules, evaluate, is_away, risk
+from proctor.flags import EventError, Flag, FlagRules, evaluate, gaze_windows, glances, is_away, risk
 
 GOOD = Quality(120.0, 50.0, 300.0, Finding.present(), Finding.absent())
 COVERED = Quality(5.0, 2.0, 0.5, Finding.absent("camera covered"), Finding.present())
@@ -168,3 +168,57 @@ def test_risk_orders_sittings() -> None:
     one = [Flag("copy_paste", 0, 0, 0.3)]
     two = [Flag("copy_paste", 0, 0, 0.3), Flag("no_face", 0, 20, 0.5)]
     assert risk(one) == pytest.approx(0.3) and risk(two) == pytest.approx(0.65) and risk(two) > risk(one)
+
+
+def gaze_track(segments: list[tuple[float, float, float]], fps: float = 24.0) -> list[FrameFindings]:
+    """Frames at `fps` from 0 to the last segment's end, with gaze x per (start, end, gaze) segment."""
+    end = segments[-1][1]
+    out = []
+    for k in range(int(end * fps)):
+        t = k / fps
+        gaze = next(g for s, e, g in segments if s <= t < e)
+        out.append(frame(t, gaze=gaze))
+    return out
+
+
+def labels(frames: list[FrameFindings]) -> str:
+    return "".join(w.label[0].upper() for w in gaze_windows(frames, BASE))
+
+
+def test_a_glance_counts_from_the_window_it_begins_in() -> None:
+    # Threshold: baseline 0.5 ± 0.025 + 0.06. A glance left from 5.7 s to 10.2 s: the window [5, 6) holds only
+    # 0.3 s of it but is where it begins; [10, 11) holds its last 0.2 s and stays centre.
+    frames = gaze_track([(0, 5.7, 0.5), (5.7, 10.2, 0.38), (10.2, 15, 0.5)])
+    assert labels(frames) == "CCCCCLLLLLCCCCC"
+    (glance,) = glances(frames, BASE)
+    assert glance.side == "left" and glance.start == pytest.approx(5.7, abs=0.05)
+    window = gaze_windows(frames, BASE)[5]
+    assert window.glance_start == pytest.approx(5.7, abs=0.05) and "begins" in window.reason
+    late_end = gaze_windows(gaze_track([(0, 5, 0.5), (5, 10.6, 0.62), (10.6, 12, 0.5)]), BASE)
+    assert [w.label for w in late_end][9:] == ["right", "right", "centre"]  # [10, 11): 0.6 s, more than half
+
+
+def test_flicks_and_noise_are_not_glances() -> None:
+    flicks = gaze_track([(0, 2.3, 0.5), (2.3, 2.6, 0.3), (2.6, 4.2, 0.5), (4.2, 4.5, 0.7), (4.5, 6, 0.5)])
+    assert glances(flicks, BASE) == [] and labels(flicks) == "CCCCCC"
+    near = gaze_track([(0, 3, 0.5), (3, 6, 0.58)])  # 0.08 off: within spread + threshold (0.085)
+    assert labels(near) == "CCCCCC"
+    # Alternating sides never make one sustained glance.
+    zigzag = gaze_track([(i * 0.25, (i + 1) * 0.25, 0.35 if i % 2 else 0.65) for i in range(16)])
+    assert glances(zigzag, BASE) == [] and set(labels(zigzag)) == {"C"}
+
+
+def test_blinks_do_not_break_a_glance_and_unmeasured_windows_are_uncertain() -> None:
+    frames = gaze_track([(0, 2, 0.5), (2, 5, 0.36), (5, 7, 0.5)])
+    for f in frames:
+        if 3.4 <= f.t < 3.6:  # a blink: eyes closed, gaze not measured
+            f.gaze_x = f.gaze_y = None
+            f.gaze = Finding.uncertain("eyes closed")
+    assert len(glances(frames, BASE)) == 1 and labels(frames) == "CCLLLCC"
+    closed = gaze_track([(0, 3, 0.5)])
+    for f in closed:
+        if f.t >= 1:
+            f.gaze_x = None
+    windows = gaze_windows(closed, BASE)
+    assert [w.label for w in windows] == ["centre", "uncertain", "uncertain"] and windows[1].frames == 0
+    assert gaze_windows([], BASE) == []
