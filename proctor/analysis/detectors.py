@@ -16,6 +16,7 @@ MediaPipe graphs are not thread-safe: create these objects once per worker threa
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +43,12 @@ EYES = ((33, 133, 468, 159, 145), (362, 263, 473, 386, 374))
 GEOMETRY_LANDMARKS = (1, 2, 4, 10, 33, 61, 70, 133, 152, 234, 263, 291, 300, 362, 454)
 USED_LANDMARKS = tuple(sorted({*POSE_LANDMARKS, *(i for eye in EYES for i in eye), *GEOMETRY_LANDMARKS}))
 MESH_SIDE = 192  # the landmark model's input side: larger crops are only resized down inside the graph
+# The landmark region's side over the detected box's longer side. MediaPipe derives 1.5 from its short-range
+# detector's boxes; the full-range boxes are smaller (the mesh's own tracking region measured 1.6 of them). On the
+# labelled videos 1.8 separated the side glances from the centre best (iris shift over its spread at the centre:
+# 13 and 15 for the left and right videos, against 9 and 17 at 1.5 and 8 and 14 at 1.6) and kept every side
+# frame's shift at 0.10 or more (0.085-0.09 at 1.5-1.6, too near the rule's 0.085 threshold).
+ROI_SCALE = 1.8
 
 
 class DetectorError(ValueError):
@@ -76,9 +83,10 @@ def quality_of(gray: np.ndarray, thresholds: QualityThresholds | None = None) ->
     if gray.ndim != 2 or gray.size == 0:
         raise DetectorError(f"expected a grey image (height x width), got {gray.shape}")
     small = cv2.resize(gray, (160, 120), interpolation=cv2.INTER_AREA)
-    brightness = float(small.mean())
-    contrast = float(small.std())
-    sharpness = float(cv2.Laplacian(small, cv2.CV_32F).var())
+    # cv2.meanStdDev instead of numpy's mean/std/var (0.25 ms less); the 8-bit Laplacian fits 16 bits exactly.
+    mean, std = cv2.meanStdDev(small)
+    brightness, contrast = float(mean[0, 0]), float(std[0, 0])
+    sharpness = float(cv2.meanStdDev(cv2.Laplacian(small, cv2.CV_16S))[1][0, 0] ** 2)
     covered = brightness < th.dark_brightness and contrast < th.covered_contrast
     if covered:
         usable = Finding.absent(f"camera covered or dark (brightness {brightness:.0f}, contrast {contrast:.0f})")
@@ -97,6 +105,26 @@ def quality_of(gray: np.ndarray, thresholds: QualityThresholds | None = None) ->
 
 
 # --- MediaPipe graphs ---------------------------------------------------------------------------------------
+
+DETECT_SIDE = 192  # the full-range detector's input side: the frame is letterboxed into 192x192 whatever its size
+
+
+def _mediapipe_root() -> str:
+    import mediapipe as mp
+
+    return os.path.dirname(os.path.dirname(os.path.abspath(mp.__file__)))
+
+
+def on_calling_thread(config: Any) -> Any:
+    """The graph config with MediaPipe's ApplicationThreadExecutor as its default executor: every calculator
+    runs on the thread that calls wait_until_idle, so one analyzer uses one core (the default executor starts a
+    thread pool sized by the machine's cores and hands each packet between threads: measured 0.2-0.3 ms per
+    frame of thread switches on one pinned core)."""
+    del config.executor[:]
+    executor = config.executor.add()
+    executor.name = ""
+    executor.type = "ApplicationThreadExecutor"
+    return config
 
 
 def run_graph(solution: Any, rgb: np.ndarray, stream: str) -> Any:
@@ -121,6 +149,24 @@ def run_graph(solution: Any, rgb: np.ndarray, stream: str) -> Any:
     )
     graph.wait_until_idle()
     return get_content(output_type, outputs[stream]) if stream in outputs else None
+
+
+def _full_range_detection(min_score: float) -> Any:
+    """mp.solutions' full-range FaceDetection, built from the same graph file but run on the calling thread."""
+    from mediapipe.framework import calculator_pb2
+    from mediapipe.modules.face_detection import face_detection_pb2
+    from mediapipe.python.solution_base import SolutionBase
+    from mediapipe.python.solutions import face_detection
+
+    config = calculator_pb2.CalculatorGraphConfig()
+    with open(os.path.join(_mediapipe_root(), face_detection._FULL_RANGE_GRAPH_FILE_PATH), "rb") as handle:
+        config.ParseFromString(handle.read())
+    options = SolutionBase.create_graph_options(
+        None,  # type: ignore[arg-type]  # does not use self
+        face_detection_pb2.FaceDetectionOptions(),
+        {"min_score_thresh": min_score},
+    )
+    return SolutionBase(graph_config=on_calling_thread(config), graph_options=options, outputs=["detections"])
 
 
 # --- faces ---------------------------------------------------------------------------------------------------
@@ -156,22 +202,23 @@ def _contained(inner: FaceBox, outer: FaceBox) -> float:
 class FaceDetector:
     """All faces in a frame, small and background ones included (MediaPipe full-range BlazeFace).
 
-    `detect_width` is the width the frame is reduced to first: the model sees a 192x192 letterboxed copy
-    whatever it is given, so a smaller input only saves the conversion. `tiles=True` adds the second pass on
-    four overlapping quarter tiles (each upscaled to the same width) for faces below about 33 px.
+    The model sees a 192x192 letterboxed copy whatever it is given, so the frame is reduced to fit 192x192
+    before it is passed (the graph's own copy and resize of a larger image measured 0.25 ms). `detect_width`
+    is the width each tile of the optional second pass is scaled to: `tiles=True` adds that pass on four
+    overlapping quarter tiles (each upscaled) for faces below about 33 px. The eye keypoints of each box are
+    kept in `eyes` (frame pixels, the eye on the image's left first) for aligning the landmark crop.
     """
 
     def __init__(
         self, min_score: float = 0.5, detect_width: int = 320, tiles: bool = False, tile_min_score: float = 0.7
     ) -> None:
-        import mediapipe as mp
-
         self.min_score = min_score
         # Upscaled tiles of blurred texture produce more weak false faces (0.62 on blurred noise): ask for more.
         self.tile_min_score = max(min_score, tile_min_score)
         self.detect_width = detect_width
         self.tiles = tiles
-        self._graph = mp.solutions.face_detection.FaceDetection(model_selection=1, min_detection_confidence=min_score)
+        self.eyes: dict[FaceBox, tuple[tuple[float, float], tuple[float, float]]] = {}
+        self._graph = _full_range_detection(min_score)
 
     def close(self) -> None:
         """Release the graph."""
@@ -181,25 +228,32 @@ class FaceDetector:
         h, w = rgb.shape[:2]
         out = []
         for detection in run_graph(self._graph, rgb, "detections") or []:
-            rel = detection.location_data.relative_bounding_box
-            out.append(
-                FaceBox(
-                    round(x0 + rel.xmin * w / scale),
-                    round(y0 + rel.ymin * h / scale),
-                    round(rel.width * w / scale),
-                    round(rel.height * h / scale),
-                    float(detection.score[0]),
-                )
+            location = detection.location_data
+            rel = location.relative_bounding_box
+            box = FaceBox(
+                round(x0 + rel.xmin * w / scale),
+                round(y0 + rel.ymin * h / scale),
+                round(rel.width * w / scale),
+                round(rel.height * h / scale),
+                float(detection.score[0]),
             )
+            points = location.relative_keypoints
+            if len(points) >= 2:  # BlazeFace keypoints: 0 = the eye on the image's left, 1 = the other eye
+                self.eyes[box] = (
+                    (x0 + points[0].x * w / scale, y0 + points[0].y * h / scale),
+                    (x0 + points[1].x * w / scale, y0 + points[1].y * h / scale),
+                )
+            out.append(box)
         return out
 
     def detect(self, frame_bgr: np.ndarray, reduced_rgb: np.ndarray | None = None) -> list[FaceBox]:
-        """Boxes in the frame's pixels, largest first. `reduced_rgb` is the frame already reduced to
-        `detect_width` and converted to RGB, when the caller has it (saves a resize and a conversion)."""
+        """Boxes in the frame's pixels, largest first. `reduced_rgb` is the frame already reduced to fit
+        DETECT_SIDE x DETECT_SIDE and converted to RGB, when the caller has it (saves a resize and a conversion)."""
         check_frame(frame_bgr)
+        self.eyes = {}
         h, w = frame_bgr.shape[:2]
         if reduced_rgb is None:
-            scale = min(1.0, self.detect_width / w)
+            scale = min(1.0, DETECT_SIDE / max(w, h))
             small = cv2.resize(frame_bgr, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_LINEAR)
             reduced_rgb = cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
         scale = reduced_rgb.shape[1] / w
@@ -222,55 +276,126 @@ class FaceDetector:
         return [b for b in out if b.score >= self.tile_min_score]
 
 
-class Landmarker:
-    """Face Mesh (468 points + 10 refined iris points) on a crop around one face.
+Eyes = tuple[tuple[float, float], tuple[float, float]]
 
-    The crop is centred on the detector's box with a fixed margin, so in crop coordinates every face sits in
-    the same place. The mesh runs in tracking mode: the region found on the previous crop is valid for the next
-    one too (even when it shows another student), so the mesh skips its own face detector; when the region does
-    not hold a face its presence score says so and it detects again. One face per crop (max_num_faces=1):
-    second faces are counted by the FaceDetector, and pose and gaze are only measured for the main face.
+
+def face_roi(box: FaceBox, eyes: Eyes | None) -> tuple[float, float, float, float]:
+    """The landmark model's region for a detected face, as MediaPipe's own face mesh derives it from a
+    detection (FaceDetectionFrontDetectionToRoi): the box's centre, a square ROI_SCALE times its longer side,
+    turned so the eyes are level. Returns (centre x, centre y, side, rotation in radians), frame pixels."""
+    rotation = 0.0
+    if eyes is not None:
+        (x0, y0), (x1, y1) = eyes
+        rotation = -float(np.arctan2(-(y1 - y0), x1 - x0))
+    side = ROI_SCALE * max(box.width, box.height)
+    return box.x + box.width / 2, box.y + box.height / 2, side, rotation
+
+
+class Landmarker:
+    """Face Mesh with attention (468 points + 10 refined iris points, the model `mp.solutions.face_mesh` runs
+    with refine_landmarks=True) on the region of one detected face.
+
+    MediaPipe's FaceLandmarkCpu subgraph is run on its own with the region given: the face mesh solution would
+    wrap it in a tracking loop with its own (short-range) face detector, association and loopback, which costs
+    0.3 ms per frame and makes each frame's landmarks depend on the frame analysed before it (another student's,
+    on a shared worker). Here every frame is analysed on its own: the same frame always gives the same points.
+    The graph gets only a crop around the region, reduced so the region is at most 192 px (the model's input).
+    When the region does not hold a face, the model's presence score is below 0.5 and no landmarks come out.
+    One face per call: second faces are counted by the FaceDetector; pose and gaze are measured on the main face.
     """
 
     def __init__(self) -> None:
-        import mediapipe as mp
+        from google.protobuf import text_format
+        from mediapipe.framework import calculator_pb2
+        from mediapipe.python import packet_creator, packet_getter
+        from mediapipe.python._framework_bindings import calculator_graph, image_frame, resource_util
 
-        self._graph = mp.solutions.face_mesh.FaceMesh(
-            static_image_mode=False,
-            max_num_faces=1,
-            refine_landmarks=True,
-            min_detection_confidence=0.3,
-            min_tracking_confidence=0.5,
+        resource_util.set_resource_dir(_mediapipe_root())
+        config = text_format.Parse(
+            """
+            input_stream: "IMAGE:image"
+            input_stream: "ROI:roi"
+            output_stream: "LANDMARKS:landmarks"
+            input_side_packet: "WITH_ATTENTION:with_attention"
+            node {
+              calculator: "FaceLandmarkCpu"
+              input_stream: "IMAGE:image"
+              input_stream: "ROI:roi"
+              output_stream: "LANDMARKS:landmarks"
+              input_side_packet: "WITH_ATTENTION:with_attention"
+            }
+            """,
+            calculator_pb2.CalculatorGraphConfig(),
         )
+        self._packets = packet_creator
+        self._get_proto = packet_getter.get_proto
+        self._srgb = image_frame.ImageFormat.SRGB
+        self._outputs: dict[str, Any] = {}
+        self._timestamp = 0
+        self._graph = calculator_graph.CalculatorGraph(graph_config=on_calling_thread(config))
+        self._graph.observe_output_stream("landmarks", self._outputs.__setitem__, True)
+        self._graph.start_run({"with_attention": packet_creator.create_bool(True)})
 
     def close(self) -> None:
         """Release the graph."""
         self._graph.close()
 
-    def landmarks(self, frame_bgr: np.ndarray, box: FaceBox) -> np.ndarray | None:
+    def landmarks(
+        self,
+        frame_bgr: np.ndarray,
+        box: FaceBox,
+        eyes: tuple[tuple[float, float], tuple[float, float]] | None = None,
+        half: np.ndarray | None = None,
+    ) -> np.ndarray | None:
         """(478, 2) pixel coordinates in the frame (only USED_LANDMARKS are filled; the rest are 0), or None
-        when the mesh finds no face in the crop."""
+        when the mesh finds no face in the region. `eyes`: the detector's eye keypoints, to level the region.
+        `half`: the frame at half size, when the caller has it: a face big enough to need at most half the
+        resolution (a region of 384 px or more) is cropped from it, a quarter of the pixels to resize."""
+        from mediapipe.framework.formats import rect_pb2
+
         h, w = frame_bgr.shape[:2]
-        margin = int(0.6 * max(box.width, box.height))
-        x0, y0 = max(0, box.x - margin), max(0, box.y - margin)
-        x1, y1 = min(w, box.x + box.width + margin), min(h, box.y + box.height + margin)
+        cx, cy, side, rotation = face_roi(box, eyes)
+        reach = side / 2 * (abs(np.cos(rotation)) + abs(np.sin(rotation)))  # the turned square's extent
+        x0, y0 = max(0, int(cx - reach)), max(0, int(cy - reach))
+        x1, y1 = min(w, int(np.ceil(cx + reach))), min(h, int(np.ceil(cy + reach)))
         if x1 - x0 < 8 or y1 - y0 < 8:
             return None
-        crop = frame_bgr[y0:y1, x0:x1]
+        scale = min(1.0, MESH_SIDE / side)
+        source, factor = frame_bgr, 1
+        if half is not None and scale <= 0.5 and half.shape[1] * 2 == w and half.shape[0] * 2 == h:
+            source, factor, scale = half, 2, scale * 2
+            x0, y0, x1, y1 = x0 // 2 * 2, y0 // 2 * 2, x1 // 2 * 2, y1 // 2 * 2
+        crop = source[y0 // factor : y1 // factor, x0 // factor : x1 // factor]
+        if scale < 1:  # the model sees 192x192: resizing here saves the graph a larger copy and warp
+            size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
+            crop = cv2.resize(crop, size, interpolation=cv2.INTER_LINEAR)
         ch, cw = crop.shape[:2]
-        scale = min(1.0, MESH_SIDE / max(ch, cw))
-        if scale < 1:  # the model sees 192x192: resizing here saves the graph's own larger copy
-            crop = cv2.resize(crop, (round(cw * scale), round(ch * scale)), interpolation=cv2.INTER_LINEAR)
-        faces = run_graph(self._graph, cv2.cvtColor(crop, cv2.COLOR_BGR2RGB), "multi_face_landmarks")
-        if not faces:
+        sx, sy = cw / (x1 - x0), ch / (y1 - y0)  # frame pixels -> crop pixels (rounding makes them differ a bit)
+        roi = rect_pb2.NormalizedRect(
+            x_center=(cx - x0) * sx / cw,
+            y_center=(cy - y0) * sy / ch,
+            width=side * sx / cw,
+            height=side * sy / ch,
+            rotation=rotation,
+        )
+        self._outputs.clear()
+        self._timestamp += 1
+        rgb = cv2.cvtColor(crop, cv2.COLOR_BGR2RGB)
+        self._graph.add_packet_to_input_stream(
+            "image", self._packets.create_image_frame(image_format=self._srgb, data=rgb).at(self._timestamp)
+        )
+        self._graph.add_packet_to_input_stream("roi", self._packets.create_proto(roi).at(self._timestamp))
+        self._graph.wait_until_idle()
+        packet = self._outputs.get("landmarks")
+        if packet is None:
             return None
-        landmarks = faces[0].landmark
+        landmarks = self._get_proto(packet).landmark
         if len(landmarks) < 478:
             return None
         points = np.zeros((478, 2))
         for index in USED_LANDMARKS:  # 39 of the 478 points are used: converting only those saves ~0.5 ms
             point = landmarks[index]
-            points[index] = (point.x * cw + x0, point.y * ch + y0)
+            points[index] = (point.x * cw / sx + x0, point.y * ch / sy + y0)
         return points
 
 
@@ -284,9 +409,9 @@ def head_pose(points: np.ndarray, width: int, height: int) -> tuple[float, float
         return None
     focal = float(width)
     camera = np.array([[focal, 0, width / 2], [0, focal, height / 2], [0, 0, 1]], dtype=np.float64)
-    ok, rvec, _ = cv2.solvePnP(
-        MODEL_POINTS, points.astype(np.float64), camera, np.zeros(4), flags=cv2.SOLVEPNP_SQPNP
-    )  # SQPnP: the global optimum without an initial guess, 4x faster than the iterative solver here
+    # SQPnP: the global optimum without an initial guess, 4x faster than the iterative solver here; no
+    # distortion coefficients (None, not zeros: that skips undistorting the points, 0.02-0.1 ms).
+    ok, rvec, _ = cv2.solvePnP(MODEL_POINTS, points.astype(np.float64), camera, None, flags=cv2.SOLVEPNP_SQPNP)
     if not ok:
         return None
     rotation, _ = cv2.Rodrigues(rvec)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -135,3 +136,42 @@ def test_the_detector_alone_reduces_the_frame_itself() -> None:
 def test_bad_frames_are_refused(analyzer: FrameAnalyzer) -> None:
     with pytest.raises(DetectorError, match="BGR image"):
         analyzer.analyze(np.zeros((480, 640), np.uint8), 0.0)
+
+
+def _threads() -> int:
+    return len(os.listdir(f"/proc/{os.getpid()}/task"))
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="counts threads through /proc")
+def test_the_graphs_run_on_the_calling_thread() -> None:
+    # One analyzer = one core: MediaPipe's default executor would start a thread pool per graph. The first
+    # analyzer of a process may start process-wide helpers (logging, the TFLite delegate), so count the second.
+    with FrameAnalyzer() as first:
+        first.analyze(image("face_center.jpg"), 0.0)
+        before = _threads()
+        with FrameAnalyzer() as second:
+            second.analyze(image("face_center.jpg"), 0.0)
+            second.analyze(image("two_faces.jpg"), 1.0)
+            assert _threads() == before
+
+
+def test_a_frame_gives_the_same_landmarks_whatever_came_before(analyzer: FrameAnalyzer) -> None:
+    # The mesh is given each frame's own face region: no tracking state carries over from the previous frame
+    # (which, on a shared worker, shows another student).
+    first = analyzer.analyze(image("face_center.jpg"), 0.0)
+    analyzer.analyze(image("two_faces.jpg"), 1.0)
+    analyzer.analyze(image("face_left.jpg"), 2.0)
+    again = analyzer.analyze(image("face_center.jpg"), 3.0)
+    assert (again.gaze_x, again.gaze_y, again.yaw, again.pitch) == (first.gaze_x, first.gaze_y, first.yaw, first.pitch)
+
+
+def test_a_rolled_head_is_levelled_before_the_mesh(analyzer: FrameAnalyzer) -> None:
+    upright = analyzer.analyze(image("face_left.jpg"), 0.0)
+    photo = image("face_left.jpg")
+    h, w = photo.shape[:2]
+    turned = cv2.warpAffine(photo, cv2.getRotationMatrix2D((w / 2, h / 2), 25, 1.0), (w, h))
+    rolled = analyzer.analyze(turned, 1.0)
+    assert rolled.roll is not None and upright.roll is not None and abs(rolled.roll - upright.roll) > 15
+    # The iris position between the eye corners does not change when the whole head is rolled.
+    assert rolled.gaze_x is not None and upright.gaze_x is not None
+    assert abs(rolled.gaze_x - upright.gaze_x) < 0.03 and rolled.gaze_direction == "left"
