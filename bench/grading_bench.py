@@ -24,7 +24,8 @@ from sklearn.linear_model import Ridge
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from grading.ml import agreement, fit_item, qwk, threshold_for_coverage  # noqa: E402
+from grading.encoder import embed, encoder_info  # noqa: E402
+from grading.ml import FeatureConfig, agreement, fit_item, normalise, qwk, threshold_for_coverage  # noqa: E402
 from grading.objective import score_objective  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "asap-sas"
@@ -46,20 +47,29 @@ def asap(prompts: list[int]) -> None:
     if not DATA.exists():
         print(f"{DATA} is not here: skipping the ASAP-SAS grader benchmark")
         return
+    config = FeatureConfig()
+    print(f"encoder: {encoder_info().key}, layers {config.encoder_layers}" if config.encoder else "encoder: none")
     print(
         f"{'prompt':>6}{'ours':>8}{'S1 only':>9}{'baseline':>10}{'human':>8}{'exact':>8}{'exact@50%':>11}"
-        f"{'accepted':>10}{'cov@95%':>9}{'exact':>7}{'method':>10}{'cv':>7}{'fit s':>7}"
+        f"{'accepted':>10}{'cov@95%':>9}{'exact':>7}{'method':>10}{'cv':>7}{'fit s':>7}{'embed s':>8}{'pred ms':>8}"
     )
     rows = []
     human_exact = []
     for prompt in prompts:
         train_x, train_y, train_y2 = load(DATA / f"prompt{prompt}-train.csv")
         val_x, val_y, val_y2 = load(DATA / f"prompt{prompt}-val.csv")
+        # The training answers are encoded once and shared by both fits (what fit_item would do by itself);
+        # the time is reported on its own. Validation answers are encoded inside predict, as in production.
         start = time.perf_counter()
-        grader = fit_item(str(prompt), train_x, train_y, second_scores=train_y2)
+        train_e = embed([normalise(t) for t in train_x], layers=config.encoder_layers) if config.encoder else None
+        embed_seconds = time.perf_counter() - start
+        start = time.perf_counter()
+        grader = fit_item(str(prompt), train_x, train_y, second_scores=train_y2, config=config, embeddings=train_e)
         seconds = time.perf_counter() - start
+        start = time.perf_counter()
         predicted, confidence = grader.predict(val_x)
-        single, _ = fit_item(str(prompt), train_x, train_y).predict(val_x)
+        predict_ms = (time.perf_counter() - start) / len(val_x) * 1000
+        single, _ = fit_item(str(prompt), train_x, train_y, config=config, embeddings=train_e).predict(val_x)
         accepted = confidence >= threshold_for_coverage(confidence, 0.5)
         # The examiner's 95 % threshold comes from the out-of-fold curve on training answers only.
         point = grader.threshold_for_agreement(0.95)
@@ -86,7 +96,8 @@ def asap(prompts: list[int]) -> None:
         human_exact.append(agreement(val_y2, val_y)[0])
         print(
             f"{prompt:>6}{row[0]:>8.3f}{row[1]:>9.3f}{row[2]:>10.3f}{row[3]:>8.3f}{row[4]:>8.3f}{row[5]:>11.3f}"
-            f"{row[6]:>10.2f}{row[7]:>9.2f}{row[8]:>7.3f}{grader.method:>10}{grader.cv_qwk:>7.3f}{seconds:>7.1f}",
+            f"{row[6]:>10.2f}{row[7]:>9.2f}{row[8]:>7.3f}{grader.method:>10}{grader.cv_qwk:>7.3f}{seconds:>7.1f}"
+            f"{embed_seconds:>8.1f}{predict_ms:>8.1f}",
             flush=True,
         )
     mean = np.nanmean(np.array(rows), axis=0)

