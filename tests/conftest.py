@@ -353,3 +353,18 @@ def bank_exam(app: Flask, exam_factory: Any) -> dict[str, Any]:
             item.current_version_id = version.id
         db.session.commit()
     return ids
+
+
+@pytest.fixture
+def two_forms_blueprint() -> str:
+    """A small blueprint for `bank_exam`: two disjoint 6-item forms, maximin at -1, 0, 1, two content lines."""
+    return """forms: 2
+length: 6
+objective: maximin_info
+thetas: [-1, 0, 1]
+max_overlap: 0
+constraints:
+  - {attribute: type, value: single_choice, min: 2}
+  - {attribute: level, value: "5", max: 2}
+time_limit: 5
+"""

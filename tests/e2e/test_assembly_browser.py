@@ -15,19 +15,10 @@ from exam.delivery.models import Exam
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
-BLUEPRINT = """forms: 2
-length: 6
-objective: maximin_info
-thetas: [-1, 0, 1]
-max_overlap: 0
-constraints:
-  - {attribute: type, value: single_choice, min: 2}
-  - {attribute: level, value: "5", max: 2}
-time_limit: 5
-"""
 
-
-def test_examiner_assembles_and_uses_two_forms(app: Flask, live_server: str, browser: Any, bank_exam: Any) -> None:
+def test_examiner_assembles_and_uses_two_forms(
+    app: Flask, live_server: str, browser: Any, bank_exam: Any, two_forms_blueprint: str
+) -> None:
     with app.app_context():
         owner = db.session.get(User, bank_exam["owner"]).username
     context = browser.new_context(locale="zh-CN")
@@ -37,7 +28,7 @@ def test_examiner_assembles_and_uses_two_forms(app: Flask, live_server: str, bro
     page.fill("input[name=password]", "correct horse")
     page.click("[data-testid=sign-in]")
     page.goto(f"{live_server}/assembly/exams/{bank_exam['exam']}")
-    page.fill("#spec", BLUEPRINT)
+    page.fill("#spec", two_forms_blueprint)
     # the editor counts the bank's items for each line as the examiner types (16 single-choice, 6 at level 5)
     expect(page.locator("#assembly-lines tbody tr")).to_have_count(2)
     expect(page.locator("#assembly-lines tbody tr").first.locator("td").last).to_have_text("16")

@@ -9,29 +9,18 @@ from flask import Flask
 
 from exam.db import db
 
-SPEC = """forms: 2
-length: 6
-objective: maximin_info
-thetas: [-1, 0, 1]
-max_overlap: 0
-constraints:
-  - {attribute: type, value: single_choice, min: 2}
-  - {attribute: level, value: "5", max: 2}
-time_limit: 5
-"""
 
-
-def test_preview_then_use_freezes_two_forms(app: Flask, bank_exam: dict[str, Any]) -> None:
+def test_preview_then_use_freezes_two_forms(app: Flask, bank_exam: dict[str, Any], two_forms_blueprint: str) -> None:
     from exam.delivery.models import Exam
     from itembank import assembly_service as svc
 
     with app.app_context():
         exam = db.session.get(Exam, bank_exam["exam"])
-        stored = svc.preview(db.session, exam, SPEC)
+        stored = svc.preview(db.session, exam, two_forms_blueprint)
         res = stored["result"]
         assert res["status"] in ("optimal", "feasible") and len(res["forms"]) == 2
         assert not set(res["forms"][0]["items"]) & set(res["forms"][1]["items"])
-        lines = svc.supply(db.session, exam, SPEC)
+        lines = svc.supply(db.session, exam, two_forms_blueprint)
         assert lines[0]["bank"] == 16  # 15 new single-choice items + the factory's one
         n = svc.use_forms(db.session, exam)
         db.session.commit()
@@ -65,15 +54,17 @@ def _sign_in_owner(client: Any, login: Any, owner_id: int) -> None:
     assert login(client, username).status_code == 302
 
 
-def test_preview_job_reports_the_best_paper_so_far(app: Flask, bank_exam: dict[str, Any]) -> None:
+def test_preview_job_reports_the_best_paper_so_far(
+    app: Flask, bank_exam: dict[str, Any], two_forms_blueprint: str
+) -> None:
     from exam.delivery.models import Exam
     from exam.jobs import Job
     from itembank import assembly_service as svc
 
     with app.app_context():
         exam = db.session.get(Exam, bank_exam["exam"])
-        job = svc.start_preview(db.session, exam, SPEC, bank_exam["owner"])
-        assert exam.settings["assembly"] == {"spec": SPEC, "job_id": job.id}
+        job = svc.start_preview(db.session, exam, two_forms_blueprint, bank_exam["owner"])
+        assert exam.settings["assembly"] == {"spec": two_forms_blueprint, "job_id": job.id}
         assert db.session.get(Job, job.id).state == "queued"
         reports: list[tuple[int, int, dict[str, Any]]] = []
         out = svc.run_preview_job(db.session, exam, job.id, lambda *args: reports.append(args))
@@ -85,7 +76,7 @@ def test_preview_job_reports_the_best_paper_so_far(app: Flask, bank_exam: dict[s
 
 
 def test_editor_shows_a_running_search_and_a_failed_one(
-    app: Flask, client: Any, login: Any, bank_exam: dict[str, Any]
+    app: Flask, client: Any, login: Any, bank_exam: dict[str, Any], two_forms_blueprint: str
 ) -> None:
     from exam.delivery.models import Exam
     from exam.jobs import create_job, finish_job, report_progress
@@ -95,7 +86,7 @@ def test_editor_shows_a_running_search_and_a_failed_one(
         _sign_in_owner(client, login, bank_exam["owner"])
         job = create_job("assembly", {"exam_id": exam_id}, bank_exam["owner"])
         exam = db.session.get(Exam, exam_id)
-        exam.settings = {"assembly": {"spec": SPEC, "job_id": job.id}}
+        exam.settings = {"assembly": {"spec": two_forms_blueprint, "job_id": job.id}}
         db.session.commit()
         detail = {"stage": "improve", "objective": 13.8723, "bound": 13.9192, "gap": 0.0034}
         report_progress(job.id, 12, 60, None, detail)
@@ -110,7 +101,13 @@ def test_editor_shows_a_running_search_and_a_failed_one(
 
 
 def test_pages_preview_curves_and_permissions(
-    app: Flask, client: Any, login: Any, signed_in: Any, bank_exam: dict[str, Any], wait_for: Any
+    app: Flask,
+    client: Any,
+    login: Any,
+    signed_in: Any,
+    bank_exam: dict[str, Any],
+    wait_for: Any,
+    two_forms_blueprint: str,
 ) -> None:
     from exam.jobs import Job
 
@@ -118,9 +115,9 @@ def test_pages_preview_curves_and_permissions(
         _sign_in_owner(client, login, bank_exam["owner"])
     exam_id = bank_exam["exam"]
     assert client.get(f"/assembly/exams/{exam_id}").status_code == 200
-    r = client.post(f"/assembly/exams/{exam_id}/lines", data={"spec": SPEC})
+    r = client.post(f"/assembly/exams/{exam_id}/lines", data={"spec": two_forms_blueprint})
     assert r.status_code == 200 and r.get_json()["lines"][0]["bank"] == 16
-    r = client.post(f"/assembly/exams/{exam_id}/preview", data={"spec": SPEC})
+    r = client.post(f"/assembly/exams/{exam_id}/preview", data={"spec": two_forms_blueprint})
     assert r.status_code == 302
     assert wait_for(lambda: db.session.scalars(db.select(Job).where(Job.kind == "assembly")).one().state == "done")
     page = client.get(f"/assembly/exams/{exam_id}").get_data(as_text=True)
@@ -134,7 +131,9 @@ def test_pages_preview_curves_and_permissions(
     assert student.get(f"/assembly/exams/{exam_id}").status_code in (403, 404)
 
 
-def test_administered_items_count_against_exposure_limits(app: Flask, bank_exam: dict[str, Any]) -> None:
+def test_administered_items_count_against_exposure_limits(
+    app: Flask, bank_exam: dict[str, Any], two_forms_blueprint: str
+) -> None:
     """Freezing an exam records one use per item (once, whatever its forms); `max_uses` then keeps them out."""
     from exam.delivery.models import Exam
     from exam.delivery.services import freeze_exam
@@ -143,7 +142,7 @@ def test_administered_items_count_against_exposure_limits(app: Flask, bank_exam:
 
     with app.app_context():
         exam = db.session.get(Exam, bank_exam["exam"])
-        svc.preview(db.session, exam, SPEC)
+        svc.preview(db.session, exam, two_forms_blueprint)
         svc.use_forms(db.session, exam)
         freeze_exam(db.session, exam)
         freeze_exam(db.session, exam)  # already frozen: not counted twice
@@ -156,6 +155,8 @@ def test_administered_items_count_against_exposure_limits(app: Flask, bank_exam:
         assert {int(it.item_id) for it in bank.items if it.uses == 1} == used
 
         exam.frozen_at = None  # a second administration from the same bank, limited to items used at most once
-        stored = svc.preview(db.session, exam, SPEC.replace("time_limit: 5", "time_limit: 5\nmax_uses: 1"))
+        stored = svc.preview(
+            db.session, exam, two_forms_blueprint.replace("time_limit: 5", "time_limit: 5\nmax_uses: 1")
+        )
         chosen = {int(i) for f in stored["result"]["forms"] for i in f["items"]}
         assert stored["result"]["status"] in ("optimal", "feasible") and chosen and not chosen & used
