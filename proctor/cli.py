@@ -41,7 +41,7 @@ def analyze_command(
     from proctor.analysis.calibration import calibrate
     from proctor.analysis.pipeline import AnalyzerConfig, FrameAnalyzer
     from proctor.analysis.video import frames_from
-    from proctor.flags import evaluate, risk
+    from proctor.flags import evaluate, glances, risk
 
     analyzer = FrameAnalyzer(AnalyzerConfig(small_face_tiles=small_faces))
     try:
@@ -65,6 +65,12 @@ def analyze_command(
         for position, record in enumerate(records):
             if flag.start <= findings[position].t <= flag.end and flag.rule not in record["flags"]:
                 record["flags"].append(flag.rule)
+    # Glances need frames at least every 0.5 s (a video, not the exam's snapshots every few seconds).
+    found = glances(findings, baseline)
+    for glance in found:
+        for position, record in enumerate(records):
+            if glance.start <= findings[position].t < glance.end:
+                record["glance"] = glance.side
     with open(out, "w", encoding="utf-8") as handle:
         for record in records:
             handle.write(json.dumps(record) + "\n")
@@ -80,11 +86,14 @@ def analyze_command(
     )
     for flag in flags:
         click.echo(f"  {flag.rule:16} {flag.start:7.1f}-{flag.end:7.1f} s  severity {flag.severity:.2f}  {flag.values}")
-    click.echo(f"{len(flags)} flag(s), risk {risk(flags):.2f}; wrote {out}")
+    for glance in found:
+        click.echo(f"  glance {glance.side:9} {glance.start:7.2f}-{glance.end:7.2f} s")
+    click.echo(f"{len(flags)} flag(s), {len(found)} glance(s), risk {risk(flags):.2f}; wrote {out}")
 
 
 def _record(index: int, result: FrameFindings) -> dict[str, Any]:
-    """One FINDINGS.jsonl line: the DESIGN.md fields first, then gaze and the full findings."""
+    """One FINDINGS.jsonl line: the DESIGN.md fields first, then gaze, the side of a sustained glance the frame
+    is part of (see `proctor.flags.glances`) and the full findings."""
 
     def rounded(value: float | None, digits: int) -> float | None:
         return None if value is None else round(value, digits)
@@ -101,6 +110,7 @@ def _record(index: int, result: FrameFindings) -> dict[str, Any]:
         "gaze_direction": result.gaze_direction,
         "face": result.face.state.value,
         "flags": [],
+        "glance": None,
         "findings": result.as_dict(),
     }
 

@@ -41,6 +41,24 @@ def test_analyze_a_folder_of_images(tmp_path: Path) -> None:
     assert "multiple_faces" in result.output and "risk" in result.output
 
 
+def test_analyze_reports_sustained_glances_not_flicks(tmp_path: Path) -> None:
+    # Four frames a second: 2 s at the screen, a flick left (one frame), 1 s more, 2 s looking left, then back.
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    sequence = ["face_center.jpg"] * 8 + ["face_left.jpg"] + ["face_center.jpg"] * 4
+    sequence += ["face_left.jpg"] * 8 + ["face_center.jpg"] * 4
+    for n, name in enumerate(sequence):
+        shutil.copy(DATA / name, folder / f"{n:03d}.jpg")
+    out = tmp_path / "findings.jsonl"
+    result = CliRunner().invoke(
+        proctor, ["analyze", str(folder), "--out", str(out), "--calibrate-seconds", "2", "--fps", "4"]
+    )
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["glance"] for r in records] == [None] * 13 + ["left"] * 8 + [None] * 4
+    assert "glance left" in result.output and "1 glance(s)" in result.output
+
+
 def test_analyze_refuses_bad_input(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("no images here")
     result = CliRunner().invoke(proctor, ["analyze", str(tmp_path), "--out", str(tmp_path / "f.jsonl")])
