@@ -6,16 +6,26 @@ Everything runs offline: MediaPipe 0.10.21 ships its TFLite models inside the wh
   second pass runs it on four overlapping upscaled quarter tiles, which reaches about half that size at four
   times the cost. (OpenCV's Haar cascades were measured at 13 ms per 320x240 frame and many false hits; YuNet
   needs an ONNX file that opencv-contrib does not ship, so neither is used.)
+  The model file from the mediapipe wheel runs directly in tflite-runtime (XNNPACK, one thread), with what
+  MediaPipe's FaceDetectionFullRangeCpu graph does around it rewritten in numpy (letterbox, SSD anchors and
+  decoding, weighted non-max suppression), because the graph cost more than the model: on one core, per call on
+  the sample videos' frames, 5.5 ms median for the graph against 4.75 ms (the model alone 4.2 ms): 0.8-1.0 ms
+  less per analysed frame measured in one process, bench/proctor_bench.py 10.8-11.3 ms per frame before and
+  9.3-9.8 after. The faces are the graph's: on the shipped photographs, their variants and all 990 sample-video
+  frames, the same count, boxes within 0.5 px (rounding) and scores within 1e-6
+  (tests/proctor/analysis/test_face_detection_equivalence.py).
 - Landmarker: Face Mesh with refined iris landmarks (478 points) on a crop around one face.
 - head_pose: cv2.solvePnP of six landmarks against a generic 3D face.
 - eye_gaze: iris centre between the eye corners and lids, per eye.
 - quality_of: brightness, contrast, variance of the Laplacian.
 - IdentityEmbedder: a weak, offline face signature (see its docstring for what it can and cannot tell).
-MediaPipe graphs are not thread-safe: create these objects once per worker thread and reuse them.
+MediaPipe graphs and TFLite interpreters are not thread-safe: create these objects once per worker thread and
+reuse them.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -106,8 +116,6 @@ def quality_of(gray: np.ndarray, thresholds: QualityThresholds | None = None) ->
 
 # --- MediaPipe graphs ---------------------------------------------------------------------------------------
 
-DETECT_SIDE = 192  # the full-range detector's input side: the frame is letterboxed into 192x192 whatever its size
-
 
 def _mediapipe_root() -> str:
     import mediapipe as mp
@@ -151,22 +159,130 @@ def run_graph(solution: Any, rgb: np.ndarray, stream: str) -> Any:
     return get_content(output_type, outputs[stream]) if stream in outputs else None
 
 
-def _full_range_detection(min_score: float) -> Any:
-    """mp.solutions' full-range FaceDetection, built from the same graph file but run on the calling thread."""
+def mediapipe_full_range_detection() -> Any:
+    """MediaPipe's own FaceDetectionFullRangeCpu graph (what mp.solutions' FaceDetection with model_selection=1
+    runs), on the calling thread: the reference FaceDetector's direct inference is tested against, and what it
+    ran until it was replaced. Call it with run_graph(graph, rgb, "detections"); close() it when done.
+
+    The graph keeps only scores of 0.6 or more whatever minimum is asked for (measured: with 0.3 or 0.5, scores
+    of 0.50-0.59 never came out; with 0.7 or 0.8, 0.61-0.69 still did; mediapipe issue #3896), so no option is
+    passed."""
     from mediapipe.framework import calculator_pb2
-    from mediapipe.modules.face_detection import face_detection_pb2
     from mediapipe.python.solution_base import SolutionBase
     from mediapipe.python.solutions import face_detection
 
     config = calculator_pb2.CalculatorGraphConfig()
     with open(os.path.join(_mediapipe_root(), face_detection._FULL_RANGE_GRAPH_FILE_PATH), "rb") as handle:
         config.ParseFromString(handle.read())
-    options = SolutionBase.create_graph_options(
-        None,  # type: ignore[arg-type]  # does not use self
-        face_detection_pb2.FaceDetectionOptions(),
-        {"min_score_thresh": min_score},
-    )
-    return SolutionBase(graph_config=on_calling_thread(config), graph_options=options, outputs=["detections"])
+    return SolutionBase(graph_config=on_calling_thread(config), outputs=["detections"])
+
+
+# --- the full-range face detector without its graph ----------------------------------------------------------
+# What MediaPipe's FaceDetectionFullRange graph (mediapipe/modules/face_detection/face_detection_full_range.pbtxt
+# and face_detection.pbtxt) does around the model, step by step, as plain numpy/cv2.
+
+DETECT_SIDE = 192  # the full-range detector's input side: the frame is letterboxed into 192x192 whatever its size
+FULL_RANGE_MODEL = "mediapipe/modules/face_detection/face_detection_full_range_sparse.tflite"  # in the wheel
+MODEL_MIN_SCORE = 0.6  # the graph's own minimum score, the only one it ever applied (mediapipe_full_range_detection)
+NMS_IOU = 0.3  # NonMaxSuppressionCalculator: min_suppression_threshold, INTERSECTION_OVER_UNION, WEIGHTED
+
+
+def full_range_anchors() -> np.ndarray:
+    """The model's 2304 SSD anchor centres as (x, y) fractions of the input, in the model's output order.
+
+    SsdAnchorsCalculator with the full-range options (num_layers 1, strides [4], input 192x192, anchor offsets
+    0.5, aspect_ratios [1.0], interpolated_scale_aspect_ratio 0, fixed_anchor_size): one anchor per cell of the
+    48x48 feature map, row by row, of width and height 1 (so the decoding below multiplies by 1)."""
+    cells = DETECT_SIDE // 4
+    ys, xs = np.mgrid[0:cells, 0:cells]
+    return np.stack([(xs.ravel() + 0.5) / cells, (ys.ravel() + 0.5) / cells], axis=1).astype(np.float32)
+
+
+def letterbox(rgb: np.ndarray, out: np.ndarray) -> tuple[float, float, float]:
+    """Write the RGB image into `out` (192x192x3 float32) as ImageToTensorCalculator does for the detector:
+    the whole image, aspect kept, centred in a square of its longer side (zero = black borders), resized to 192
+    with bilinear sampling, pixels mapped to [-1, 1]. Returns (side, x offset, y offset) of that square in the
+    image's pixels: a point at fraction (u, v) of the model input is at (offset x + u * side, offset y + v * side).
+
+    MediaPipe maps the square's corners onto the output's corners (cv2.warpPerspective, INTER_LINEAR,
+    BORDER_CONSTANT); the same affine matrix is used here. When the image already fits at scale 1 with whole-pixel
+    borders (the pipeline's 192x144 copy of a 4:3 frame) that warp is a plain copy, done as one."""
+    h, w = rgb.shape[:2]
+    side = float(max(w, h))
+    x0, y0 = (w - side) / 2, (h - side) / 2
+    k = DETECT_SIDE / side
+    if k == 1.0 and x0.is_integer() and y0.is_integer():
+        top, left = int(-y0), int(-x0)
+        out[:top], out[top + h :] = -1.0, -1.0  # the borders: black is -1
+        out[top : top + h, :left], out[top : top + h, left + w :] = -1.0, -1.0
+        # uint8 -> float32 * 2/255 - 1, written in place (cv2.convertTo in MediaPipe).
+        cv2.addWeighted(rgb, 2 / 255, rgb, 0.0, -1.0, dst=out[top : top + h, left : left + w], dtype=cv2.CV_32F)
+    else:
+        matrix = np.array([[k, 0.0, -x0 * k], [0.0, k, -y0 * k]])
+        warped = cv2.warpAffine(rgb, matrix, (DETECT_SIDE, DETECT_SIDE), flags=cv2.INTER_LINEAR)
+        cv2.addWeighted(warped, 2 / 255, warped, 0.0, -1.0, dst=out, dtype=cv2.CV_32F)
+    return side, x0, y0
+
+
+# Adds an anchor centre (x, y) to the x and y values of a decoded row: box centre, then six keypoints.
+_ANCHOR_SPREAD = np.array([[1, 0, 0, 0] + [1, 0] * 6, [0, 1, 0, 0] + [0, 1] * 6], np.float32)
+Candidate = tuple[float, list[float], list[float]]  # score, box (xmin, ymin, xmax, ymax), 6 keypoints (x, y, ...)
+
+
+def decode_detections(
+    raw_boxes: np.ndarray, raw_scores: np.ndarray, anchors: np.ndarray, min_score: float
+) -> list[Candidate]:
+    """The detections scoring at least `min_score`, as TensorsToDetectionsCalculator decodes them: per anchor 16
+    values, reverse_output_order (x before y): the box centre's offset from the anchor, its width and height,
+    then six keypoints (x, y), all in input pixels (x/y/w/h scale 192); score = sigmoid of the logit clipped to
+    ±100. Boxes (xmin, ymin, xmax, ymax) and keypoints are fractions of the model input; anchor order; boxes with
+    a negative or NaN size are dropped as MediaPipe does.
+
+    One numpy pass picks the few anchors whose logit can reach the threshold (the sigmoid is monotonic); only those
+    are decoded, then scored and filtered in plain Python: right after the model has run each numpy call starts
+    with cold caches, and decoding all 2304 anchors with a dozen numpy calls measured 0.3 ms per frame."""
+    logits = raw_scores.reshape(-1)
+    cut = math.log(min_score / (1 - min_score)) - 1e-3 if 0 < min_score < 1 else -math.inf
+    near = np.flatnonzero(logits >= cut)
+    if not len(near):
+        return []
+    # Input pixels -> fractions, plus the anchor centre on every x and y (the box centre, the six keypoints).
+    rows = (raw_boxes.reshape(-1, 16)[near] / np.float32(DETECT_SIDE) + anchors[near] @ _ANCHOR_SPREAD).tolist()
+    out = []
+    for logit, (cx, cy, w, h, *points) in zip(logits[near].tolist(), rows, strict=True):
+        score = 1.0 / (1.0 + math.exp(-min(max(logit, -100.0), 100.0)))
+        if score >= min_score and w >= 0 and h >= 0:  # the size tests are false for NaN too
+            out.append((score, [cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], points))
+    return out
+
+
+def weighted_nms(candidates: list[Candidate], threshold: float = NMS_IOU) -> list[Candidate]:
+    """NonMaxSuppressionCalculator's WEIGHTED algorithm: take the best remaining detection, gather every remaining
+    one whose IoU with it exceeds `threshold` (itself included), and output the best one's score with the box
+    corners and keypoints averaged over that cluster, weighted by score; repeat on the rest. Best first.
+    Plain Python: a face leaves a handful of candidates, too few for numpy's per-call overhead to pay."""
+
+    def overlap(a: list[float], b: list[float]) -> float:
+        w, h = min(a[2], b[2]) - max(a[0], b[0]), min(a[3], b[3]) - max(a[1], b[1])
+        inter = w * h if w > 0 and h > 0 else 0.0
+        union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+        return inter / union if union > 0 else 0.0
+
+    remaining = sorted(candidates, key=lambda c: -c[0])
+    out: list[Candidate] = []
+    while remaining:
+        best = remaining[0]
+        cluster = [c for c in remaining if overlap(c[1], best[1]) > threshold]
+        remained = [c for c in remaining if overlap(c[1], best[1]) <= threshold]
+        members = cluster or [best]  # a box of no area overlaps nothing, not even itself: kept as it is
+        total = sum(c[0] for c in members)
+        box = [sum(c[1][i] * c[0] for c in members) / total for i in range(4)]
+        points = [sum(c[2][i] * c[0] for c in members) / total for i in range(len(best[2]))]
+        out.append((best[0], box, points))
+        if len(remained) == len(remaining):  # MediaPipe stops when a round removed nothing
+            break
+        remaining = remained
+    return out
 
 
 # --- faces ---------------------------------------------------------------------------------------------------
@@ -202,47 +318,70 @@ def _contained(inner: FaceBox, outer: FaceBox) -> float:
 class FaceDetector:
     """All faces in a frame, small and background ones included (MediaPipe full-range BlazeFace).
 
-    The model sees a 192x192 letterboxed copy whatever it is given, so the frame is reduced to fit 192x192
-    before it is passed (the graph's own copy and resize of a larger image measured 0.25 ms). `detect_width`
-    is the width each tile of the optional second pass is scaled to: `tiles=True` adds that pass on four
-    overlapping quarter tiles (each upscaled) for faces below about 33 px. The eye keypoints of each box are
-    kept in `eyes` (frame pixels, the eye on the image's left first) for aligning the landmark crop.
+    The model file inside the mediapipe wheel runs directly in tflite-runtime (one thread, on the caller's), with
+    MediaPipe's graph steps around it in numpy (letterbox, decode_detections, weighted_nms): the same boxes and
+    scores as the graph (tests/proctor/analysis/test_face_detection_equivalence.py) at less cost, see the module
+    docstring. The model sees a 192x192 letterboxed copy whatever it is given, so the frame is reduced to fit
+    192x192 first. `min_score` is the lowest score kept (the graph always applied 0.6, hence the default).
+    `detect_width` is the width each tile of the optional second pass is scaled to: `tiles=True` adds that pass
+    on four overlapping quarter tiles (each upscaled) for faces below about 33 px. The eye keypoints of each box
+    are kept in `eyes` (frame pixels, the eye on the image's left first) for aligning the landmark crop.
     """
 
     def __init__(
-        self, min_score: float = 0.5, detect_width: int = 320, tiles: bool = False, tile_min_score: float = 0.7
+        self,
+        min_score: float = MODEL_MIN_SCORE,
+        detect_width: int = 320,
+        tiles: bool = False,
+        tile_min_score: float = 0.7,
     ) -> None:
+        from tflite_runtime.interpreter import Interpreter
+
         self.min_score = min_score
         # Upscaled tiles of blurred texture produce more weak false faces (0.62 on blurred noise): ask for more.
         self.tile_min_score = max(min_score, tile_min_score)
         self.detect_width = detect_width
         self.tiles = tiles
         self.eyes: dict[FaceBox, tuple[tuple[float, float], tuple[float, float]]] = {}
-        self._graph = _full_range_detection(min_score)
+        self._interpreter: Any = Interpreter(
+            model_path=os.path.join(_mediapipe_root(), FULL_RANGE_MODEL), num_threads=1
+        )
+        self._interpreter.allocate_tensors()
+        self._input_index = self._interpreter.get_input_details()[0]["index"]
+        boxes, scores = self._interpreter.get_output_details()  # (1, 2304, 16) and (1, 2304, 1)
+        self._boxes_index, self._scores_index = boxes["index"], scores["index"]
+        self._anchors = full_range_anchors()
 
     def close(self) -> None:
-        """Release the graph."""
-        self._graph.close()
+        """Release the model."""
+        self._interpreter = None
 
     def _run(self, rgb: np.ndarray, x0: float, y0: float, scale: float) -> list[FaceBox]:
-        h, w = rgb.shape[:2]
+        if self._interpreter is None:
+            raise DetectorError("the detector was closed")
+        # Written into and read from the interpreter's own buffers: set_tensor/get_tensor would copy 0.6 MB per
+        # frame, and that traffic measured 0.3-0.5 ms (the model's working set is evicted). No view of the buffers
+        # may outlive the call that uses it: invoke() refuses to run while one exists.
+        side, left, top = letterbox(rgb, self._interpreter.tensor(self._input_index)()[0])
+        self._interpreter.invoke()
+        found = decode_detections(
+            self._interpreter.tensor(self._boxes_index)(),
+            self._interpreter.tensor(self._scores_index)(),
+            self._anchors,
+            self.min_score,
+        )
         out = []
-        for detection in run_graph(self._graph, rgb, "detections") or []:
-            location = detection.location_data
-            rel = location.relative_bounding_box
+        for score, (bx0, by0, bx1, by1), points in weighted_nms(found):
+            # Model-input fractions -> the given image's pixels (undo the letterbox) -> the frame's pixels.
+            fx0, fy0 = x0 + (left + bx0 * side) / scale, y0 + (top + by0 * side) / scale
             box = FaceBox(
-                round(x0 + rel.xmin * w / scale),
-                round(y0 + rel.ymin * h / scale),
-                round(rel.width * w / scale),
-                round(rel.height * h / scale),
-                float(detection.score[0]),
+                round(fx0), round(fy0), round((bx1 - bx0) * side / scale), round((by1 - by0) * side / scale), score
             )
-            points = location.relative_keypoints
-            if len(points) >= 2:  # BlazeFace keypoints: 0 = the eye on the image's left, 1 = the other eye
-                self.eyes[box] = (
-                    (x0 + points[0].x * w / scale, y0 + points[0].y * h / scale),
-                    (x0 + points[1].x * w / scale, y0 + points[1].y * h / scale),
-                )
+            # BlazeFace keypoints: 0 = the eye on the image's left, 1 = the other eye.
+            self.eyes[box] = (
+                (x0 + (left + points[0] * side) / scale, y0 + (top + points[1] * side) / scale),
+                (x0 + (left + points[2] * side) / scale, y0 + (top + points[3] * side) / scale),
+            )
             out.append(box)
         return out
 

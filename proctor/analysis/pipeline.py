@@ -1,16 +1,18 @@
 """Frame analysis (PURE: a BGR ndarray in, FrameFindings out): quality, faces, landmarks, head pose, gaze, identity.
 
-Cost per 640x480 frame on one core (bench/proctor_bench.py, CPU time on a shared 2-core VM): the full-range face
-detector about 4.8 ms and the face mesh with iris about 3 ms of model inference, about 9.3 ms for the whole
-pipeline, i.e. about 107 frames/s per core (it was 10.0-10.4 ms before the changes marked *). Work cut: one
-half-size copy serves the quality measures and is reduced once more to the detector's 192 px input (*: the
-graph's own copy and resize of a larger image cost 0.25 ms); both graphs run on the calling thread (*: no thread
-pool hand-offs); the mesh runs alone on the detected face's region (*: no tracking loop with its own detector,
-association and loopback, 0.3 ms, and no dependence on the previous frame); only the 39 landmarks used are
-converted; quality by cv2.meanStdDev (*); SQPnP without distortion coefficients (*); MediaPipe graphs are called
-without the per-call namedtuple of .process().
-The analyzer holds MediaPipe graphs, which are not thread-safe: create one FrameAnalyzer per worker thread or
-process and reuse it (creating the graphs costs far more than a frame).
+Cost per 640x480 frame on one core (bench/proctor_bench.py, CPU time on a shared 2-core VM, the sample videos): the
+full-range face detector about 4.2 ms and the face mesh with iris about 3.6 ms of model inference, 9.3-9.8 ms for
+the whole pipeline, i.e. 102-107 frames/s per core (97 in a run while another job shared the VM). The detector's
+model runs directly in tflite-runtime instead of inside MediaPipe's graph (0.8-1.0 ms per frame less in an A/B
+within one process; the same bench measured 10.8-11.3 ms, 89-93 frames/s, before it). Earlier work cut (*: together
+10.0-10.4 ms down to about 9.3 ms as measured then): one half-size copy serves the quality measures and is reduced
+once more to the detector's 192 px input (*: the graph's own copy and resize of a larger image cost 0.25 ms); the
+MediaPipe graph runs on the calling thread (*: no thread pool hand-offs); the mesh runs alone on the detected face's
+region (*: no tracking loop with its own detector, association and loopback, 0.3 ms, and no dependence on the
+previous frame); only the 39 landmarks used are converted; quality by cv2.meanStdDev (*); SQPnP without distortion
+coefficients (*); the mesh graph is called without the per-call namedtuple of .process().
+The analyzer holds a MediaPipe graph and a TFLite interpreter, which are not thread-safe: create one FrameAnalyzer
+per worker thread or process and reuse it (creating them costs far more than a frame).
 """
 
 from __future__ import annotations
@@ -43,7 +45,9 @@ __all__ = ["MODEL_POINTS", "AnalyzerConfig", "FrameAnalyzer", "head_pose", "qual
 class AnalyzerConfig:
     """Thresholds of the per-frame analysis."""
 
-    min_face_score: float = 0.5
+    # The MediaPipe graph the detector replaced always applied 0.6, whatever was asked (mediapipe issue #3896):
+    # 0.6 keeps the same faces; the direct detector applies this value as given.
+    min_face_score: float = 0.6
     detect_width: int = 320  # the frame is reduced to this width for the quality measures (and the tiles)
     small_face_tiles: bool = False  # second detector pass on upscaled tiles: faces down to ~16 px, 4x the cost
     min_landmark_face_px: int = 60  # smaller faces are counted but pose and gaze would be guesses
@@ -62,7 +66,7 @@ class AnalyzerConfig:
 
 
 class FrameAnalyzer:
-    """Turns BGR frames into FrameFindings. Holds MediaPipe graphs: one analyzer per thread."""
+    """Turns BGR frames into FrameFindings. Holds a MediaPipe graph and a TFLite model: one analyzer per thread."""
 
     def __init__(self, config: AnalyzerConfig | None = None, enrolment: np.ndarray | None = None) -> None:
         self.config = config or AnalyzerConfig()
@@ -75,7 +79,7 @@ class FrameAnalyzer:
             self.enrol(enrolment)
 
     def close(self) -> None:
-        """Release the MediaPipe graphs."""
+        """Release the MediaPipe graph and the detector's model."""
         self._detector.close()
         self._landmarker.close()
 
