@@ -264,7 +264,12 @@ def main() -> None:
         f"1. full pipeline (quality, faces, landmarks, pose, gaze) at 640x480 on one core, {len(frames)} frames "
         f"of {len(videos)} videos, shuffled"
     )
-    speed(frames, AnalyzerConfig(), "default")
+    # The VM's speed drifts by 10 % between runs on an idle machine: three passes, and their median.
+    passes = sorted(speed(frames, AnalyzerConfig(), f"default, pass {k}") for k in (1, 2, 3))
+    print(
+        f"   {'default, median of 3 passes':44} {passes[1]:6.1f} frames/s per core ({passes[1] / TARGET_FPS:.2f}x the "
+        f"{TARGET_FPS:.0f} target; range {passes[0]:.1f}-{passes[2]:.1f}) = {passes[1] * 2:.0f} students per core"
+    )
     speed(frames[:150], AnalyzerConfig(small_face_tiles=True), "with the small-face tile pass (--small-faces)")
     with FrameAnalyzer() as analyzer:
         enrolled = analyzer.enrol(cv2.imread(str(TESTDATA / "face_center.jpg")))
