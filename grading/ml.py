@@ -7,8 +7,8 @@ Per item, a stacked ensemble trained from human-scored answers:
   otherwise) plus length features: multinomial logistic regressions on all / character / word features, a ridge
   regression, and nearest-neighbour similarities to the training answers of each score (and, when given, to the
   reference answers); on sentence embeddings of a pretrained encoder (all-MiniLM-L6-v2, `grading.encoder`,
-  frozen): a logistic and a ridge regression, nearest-neighbour similarities per score and the scores of the
-  nearest training answers;
+  frozen): a logistic and a ridge regression, an RBF support-vector regression, nearest-neighbour similarities
+  per score and the scores of the nearest training answers;
 - level 2, on the level-1 outputs computed out of fold: a ridge regression (a continuous score) and a logistic
   regression (a probability per score).
 
@@ -35,8 +35,9 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVR
 
-MODEL_FORMAT = "smart-exam-grader/3"
+MODEL_FORMAT = "smart-exam-grader/4"  # 4: the SVR level-1 model on the embeddings
 CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 WORD = re.compile(r"[A-Za-z0-9]+(?:'[A-Za-z]+)?")
 PUNCTUATION = re.compile(r"[^\w\s]", re.UNICODE)
@@ -139,6 +140,9 @@ class FeatureConfig:
     embedding_c: float = 2.0
     embedding_alpha: float = 1.0
     purity_k: int = 10
+    # An RBF support-vector regression on the embeddings (its C; 0 = none): the one level-1 model that is not
+    # linear in the embeddings nor a plain neighbour vote, so it adds what the others cannot express.
+    embedding_svr_c: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -193,6 +197,13 @@ class _Level1:
                 embeddings, y if second is None else (y + second) / 2
             )
             self.reference_embeddings = _embed(self.references, self.config) if self.references else None
+            self.svr_emb = (
+                SVR(C=self.config.embedding_svr_c, gamma="scale").fit(
+                    embeddings, y if second is None else (y + second) / 2
+                )
+                if self.config.embedding_svr_c
+                else None
+            )
         return self
 
     @staticmethod
@@ -249,6 +260,8 @@ class _Level1:
             ]
             if self.reference_embeddings is not None:
                 blocks.append((embeddings @ self.reference_embeddings.T).max(axis=1)[:, None])
+            if self.svr_emb is not None:  # last, so the column offsets above stay as they are
+                blocks.append(self.svr_emb.predict(embeddings)[:, None])
         return np.hstack(blocks)
 
     def base_scores(self, features: np.ndarray) -> np.ndarray:
@@ -259,6 +272,8 @@ class _Level1:
         if self.embeddings is not None:
             start = self._embedding_start()
             columns += [features[:, start : start + m] @ grades, features[:, start + m]]
+            if self.svr_emb is not None:
+                columns.append(features[:, -1])
         return np.column_stack(columns)
 
     def purity_columns(self, features: np.ndarray) -> np.ndarray | None:

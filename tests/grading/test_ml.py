@@ -320,6 +320,22 @@ def test_grader_uses_the_encoder_features() -> None:
         grader.level1.transform([normalise(t) for t in test_texts])
 
 
+def test_svr_on_the_embeddings_is_a_level1_model() -> None:
+    texts, scores = _answers(EN, 80, seed=12)
+    grader = fit_item("q5", texts, scores)
+    off = fit_item("q5", texts, scores, config=FeatureConfig(embedding_svr_c=0.0))
+    assert grader.level1.svr_emb is not None and off.level1.svr_emb is None
+    from grading.ml import normalise
+
+    normalised = [normalise(t) for t in texts[:2]]
+    features = grader.level1.transform(normalised, grader.level1.embeddings[:2])
+    # One more column (the SVR's score, last) that is also one more model in the agreement the confidence reads.
+    assert features.shape[1] == off.level1.transform(normalised, off.level1.embeddings[:2]).shape[1] + 1
+    base = grader.level1.base_scores(features)
+    assert base.shape[1] == off.level1.base_scores(features[:, :-1]).shape[1] + 1
+    assert np.allclose(base[:, -1], grader.level1.svr_emb.predict(grader.level1.embeddings[:2]))
+
+
 def test_bundle_from_another_encoder_is_refused(tmp_path: Path) -> None:
     texts, scores = _answers(EN, 40, seed=11)
     bundle = fit_bundle([("q1", t, s) for t, s in zip(texts, scores, strict=True)])
