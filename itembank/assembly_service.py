@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from typing import Any
 
 import yaml
@@ -13,7 +15,7 @@ from exam.jobs import Job, create_job
 from exam.validation import Problem, ValidationFailed
 from itembank.assembly.check import check_forms
 from itembank.assembly.io import AssemblyInputError, parse_spec, result_to_json
-from itembank.assembly.model import Bank, Item, Progress, Spec
+from itembank.assembly.model import Bank, Item, Progress, Spec, relative_gap
 from itembank.assembly.solver import ProgressFn, assemble, line_supply
 from itembank.models import Item as ItemRow
 
@@ -115,13 +117,17 @@ def preview(
     *,
     time_limit: float | None = None,
     progress: ProgressFn | None = None,
+    job_id: int | None = None,
 ) -> dict[str, Any]:
-    """Assemble from the exam's bank and keep the result (and the blueprint) on the exam for review."""
+    """Assemble from the exam's bank and keep the result (and the blueprint, and the job that ran it) on the exam
+    for review."""
     spec, options = _check_assemblable(exam, text)
     bank, _ = bank_from_db(session, _bank_id(exam))
     limit = min(options["time_limit"], MAX_SECONDS) if time_limit is None else time_limit
     result = assemble(bank, spec, time_limit=limit, gap=options["gap"], progress=progress)
-    stored = {"spec": text, "result": result_to_json(result)}
+    stored: dict[str, Any] = {"spec": text, "result": result_to_json(result)}
+    if job_id is not None:
+        stored["job_id"] = job_id
     exam.settings = {**(exam.settings or {}), SETTINGS_KEY: stored}  # reassigned so the JSON change is saved
     session.flush()
     return stored
@@ -141,36 +147,29 @@ def start_preview(session: Session, exam: Exam, text: str, user_id: int | None) 
     return job
 
 
-def run_preview_job(session: Session, exam: Exam, job_id: int, report: Any) -> dict[str, Any]:
+def run_preview_job(
+    session: Session, exam: Exam, job_id: int, report: Callable[[int, int, dict[str, Any]], None]
+) -> dict[str, Any]:
     """The job's work: assemble the blueprint stored by `start_preview`, reporting the best paper so far.
 
     `report(seconds_done, seconds_total, detail)` receives the objective, proven bound and gap about once a second.
     """
-    stored = (exam.settings or {}).get(SETTINGS_KEY) or {}
-    text = stored.get("spec", "")
+    text = ((exam.settings or {}).get(SETTINGS_KEY) or {}).get("spec", "")
     _spec, options = _check_assemblable(exam, text)
     limit = min(options["time_limit"], MAX_SECONDS)
-    last = [-1.0]
+    last_report = -1.0
 
     def progress(p: Progress) -> None:
-        if p.seconds - last[0] < 1.0:
+        nonlocal last_report
+        if p.seconds - last_report < 1.0:
             return
-        last[0] = p.seconds
-        finite = p.bound == p.bound and p.objective == p.objective  # not NaN
-        gap = abs(p.bound - p.objective) / max(abs(p.bound), 1e-12) if finite else None
-        detail = {
-            "stage": p.stage,
-            "objective": p.objective if p.objective == p.objective else None,
-            "bound": p.bound if p.bound == p.bound else None,
-            "gap": gap,
-        }
-        report(int(p.seconds), int(limit), detail)
+        last_report = p.seconds
+        objective = None if math.isnan(p.objective) else p.objective
+        bound = None if math.isnan(p.bound) else p.bound
+        gap = relative_gap(objective, bound) if objective is not None and bound is not None else None
+        report(int(p.seconds), int(limit), {"stage": p.stage, "objective": objective, "bound": bound, "gap": gap})
 
-    out = preview(session, exam, text, time_limit=limit, progress=progress)
-    out["job_id"] = job_id
-    exam.settings = {**(exam.settings or {}), SETTINGS_KEY: out}
-    session.flush()
-    return out
+    return preview(session, exam, text, time_limit=limit, progress=progress, job_id=job_id)
 
 
 def use_forms(session: Session, exam: Exam) -> int:

@@ -54,8 +54,7 @@ def assemble_preview(exam_id: int, job_id: int) -> dict[str, object]:
             out = run_preview_job(db.session, exam, job_id, report)
         except ValidationFailed as err:
             db.session.rollback()
-            problems = "; ".join(f"{p['field']}: {p['message']}" for p in err.problems)
-            finish_job(job_id, error=f"{err.message} {problems}".strip())
+            finish_job(job_id, error=str(err))  # the message and every problem (row, field, value)
             return {"status": "invalid"}
         db.session.commit()
         status = str(out["result"]["status"])

@@ -73,6 +73,27 @@ def test_preview_job_reports_the_best_paper_so_far(
         detail = reports[-1][2]
         assert detail["objective"] is not None and detail["bound"] >= detail["objective"] - 1e-6
         assert exam.settings["assembly"]["result"] == out["result"]
+        assert exam.settings["assembly"]["job_id"] == job.id
+
+
+def test_a_blueprint_refused_when_the_job_runs_fails_the_job_with_every_problem(
+    app: Flask, bank_exam: dict[str, Any], two_forms_blueprint: str
+) -> None:
+    from exam.db import utcnow
+    from exam.delivery.models import Exam
+    from exam.jobs import Job
+    from itembank import assembly_service as svc
+    from itembank.tasks import assemble_preview
+
+    with app.app_context():
+        exam = db.session.get(Exam, bank_exam["exam"])
+        job_id = svc.start_preview(db.session, exam, two_forms_blueprint, bank_exam["owner"]).id
+        exam.frozen_at = utcnow()  # published while the job waited for a worker
+        db.session.commit()
+        assert assemble_preview(exam.id, job_id) == {"status": "invalid"}
+        job = db.session.get(Job, job_id)
+        assert job.state == "failed" and "The paper is frozen." in job.message
+        assert "exam: a frozen paper cannot be reassembled" in job.message
 
 
 def test_editor_shows_a_running_search_and_a_failed_one(
