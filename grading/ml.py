@@ -37,7 +37,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVR
 
-MODEL_FORMAT = "smart-exam-grader/4"  # 4: the SVR level-1 model on the embeddings
+MODEL_FORMAT = "smart-exam-grader/5"  # 4: the SVR level-1 model on the embeddings; 5: named feature columns
 CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 WORD = re.compile(r"[A-Za-z0-9]+(?:'[A-Za-z]+)?")
 PUNCTUATION = re.compile(r"[^\w\s]", re.UNICODE)
@@ -180,6 +180,7 @@ class _Level1:
         # With a second human score the classifiers see each answer once per rater (the raters' disagreement
         # becomes soft labels) and the ridge regression learns the raters' mean: less label noise either way.
         labels = y if second is None else np.r_[y, second]
+        target = y if second is None else (y + second) / 2
 
         def rows(m: csr_matrix) -> csr_matrix:
             return m if second is None else vstack([m, m]).tocsr()
@@ -187,24 +188,38 @@ class _Level1:
         self.logistic_all = LogisticRegression(C=c, max_iter=3000).fit(rows(x), labels)
         self.logistic_char = LogisticRegression(C=c, max_iter=3000).fit(rows(self.char_train), labels)
         self.logistic_word = LogisticRegression(C=c, max_iter=3000).fit(rows(self.word_train), labels)
-        self.ridge = Ridge(alpha=self.config.ridge_alpha).fit(x, y if second is None else (y + second) / 2)
+        self.ridge = Ridge(alpha=self.config.ridge_alpha).fit(x, target)
         self.reference_matrix = self.char.transform(self.references) if self.references else None
         self.embeddings = embeddings
         if embeddings is not None:
             e = embeddings if second is None else np.vstack([embeddings, embeddings])
             self.logistic_emb = LogisticRegression(C=self.config.embedding_c, max_iter=3000).fit(e, labels)
-            self.ridge_emb = Ridge(alpha=self.config.embedding_alpha).fit(
-                embeddings, y if second is None else (y + second) / 2
-            )
+            self.ridge_emb = Ridge(alpha=self.config.embedding_alpha).fit(embeddings, target)
             self.reference_embeddings = _embed(self.references, self.config) if self.references else None
-            self.svr_emb = (
-                SVR(C=self.config.embedding_svr_c, gamma="scale").fit(
-                    embeddings, y if second is None else (y + second) / 2
-                )
-                if self.config.embedding_svr_c
-                else None
-            )
+            svr_c = self.config.embedding_svr_c
+            self.svr_emb = SVR(C=svr_c, gamma="scale").fit(embeddings, target) if svr_c else None
+        self.columns = self._layout()
         return self
+
+    def _layout(self) -> dict[str, slice]:
+        """Where each level-1 model's output stands in `transform`'s features: the one place that order is set."""
+        m = self.max_score + 1
+        n = m * len(self.config.neighbours)
+        widths = [("logistic_all", m), ("logistic_char", m), ("logistic_word", m), ("ridge", 1)]
+        widths += [("char_neighbours", n), ("word_neighbours", n), ("lengths", 2)]
+        if self.reference_matrix is not None:
+            widths.append(("reference", 1))
+        if self.embeddings is not None:
+            widths += [("logistic_emb", m), ("ridge_emb", 1), ("emb_neighbours", n), ("purity", m)]
+            if self.reference_embeddings is not None:
+                widths.append(("reference_emb", 1))
+            if self.svr_emb is not None:
+                widths.append(("svr_emb", 1))
+        out, start = {}, 0
+        for name, width in widths:
+            out[name] = slice(start, start + width)
+            start += width
+        return out
 
     @staticmethod
     def _design(char: csr_matrix, word: csr_matrix, lengths: np.ndarray) -> csr_matrix:
@@ -236,65 +251,51 @@ class _Level1:
         """Level-1 features of the answers (the embeddings are required when the models were fitted with them)."""
         char, word, lengths = self.char.transform(texts), self.word.transform(texts), _lengths(texts)
         x = self._design(char, word, lengths)
-        blocks = [
-            self._probs(self.logistic_all, x),
-            self._probs(self.logistic_char, char),
-            self._probs(self.logistic_word, word),
-            self.ridge.predict(x)[:, None],
-            self._neighbours((char @ self.char_train.T).toarray()),
-            self._neighbours((word @ self.word_train.T).toarray()),
-            lengths,
-        ]
+        blocks = {
+            "logistic_all": self._probs(self.logistic_all, x),
+            "logistic_char": self._probs(self.logistic_char, char),
+            "logistic_word": self._probs(self.logistic_word, word),
+            "ridge": self.ridge.predict(x)[:, None],
+            "char_neighbours": self._neighbours((char @ self.char_train.T).toarray()),
+            "word_neighbours": self._neighbours((word @ self.word_train.T).toarray()),
+            "lengths": lengths,
+        }
         if self.reference_matrix is not None:
-            blocks.append((char @ self.reference_matrix.T).toarray().max(axis=1)[:, None])
+            blocks["reference"] = (char @ self.reference_matrix.T).toarray().max(axis=1)[:, None]
         if self.embeddings is not None:
             if embeddings is None or len(embeddings) != len(texts):
                 raise GraderError("this grader uses encoder embeddings; none (or the wrong number) were given")
             # Rows are unit vectors per layer, so the product is the mean cosine similarity over the layers.
             similarity = embeddings @ self.embeddings.T / len(self.config.encoder_layers)
-            blocks += [
-                self._probs(self.logistic_emb, embeddings),
-                self.ridge_emb.predict(embeddings)[:, None],
-                self._neighbours(similarity),
-                self._purity(similarity),
-            ]
+            blocks["logistic_emb"] = self._probs(self.logistic_emb, embeddings)
+            blocks["ridge_emb"] = self.ridge_emb.predict(embeddings)[:, None]
+            blocks["emb_neighbours"] = self._neighbours(similarity)
+            blocks["purity"] = self._purity(similarity)
             if self.reference_embeddings is not None:
-                blocks.append((embeddings @ self.reference_embeddings.T).max(axis=1)[:, None])
-            if self.svr_emb is not None:  # last, so the column offsets above stay as they are
-                blocks.append(self.svr_emb.predict(embeddings)[:, None])
-        return np.hstack(blocks)
+                blocks["reference_emb"] = (embeddings @ self.reference_embeddings.T).max(axis=1)[:, None]
+            if self.svr_emb is not None:
+                blocks["svr_emb"] = self.svr_emb.predict(embeddings)[:, None]
+        return np.hstack([blocks[name] for name in self.columns])
 
     def base_scores(self, features: np.ndarray) -> np.ndarray:
         """Each level-1 model's own score estimate (expected score or regression), one column per model."""
-        m = self.max_score + 1
-        grades = np.arange(m)
-        columns = [features[:, i * m : (i + 1) * m] @ grades for i in range(3)] + [features[:, 3 * m]]
-        if self.embeddings is not None:
-            start = self._embedding_start()
-            columns += [features[:, start : start + m] @ grades, features[:, start + m]]
-            if self.svr_emb is not None:
-                columns.append(features[:, -1])
+        grades = np.arange(self.max_score + 1)
+        expected = ("logistic_all", "logistic_char", "logistic_word", "logistic_emb")
+        regressions = ("ridge", "ridge_emb", "svr_emb")
+        columns = [features[:, self.columns[name]] @ grades for name in expected if name in self.columns]
+        columns += [features[:, self.columns[name]][:, 0] for name in regressions if name in self.columns]
         return np.column_stack(columns)
 
     def purity_columns(self, features: np.ndarray) -> np.ndarray | None:
         """The nearest training answers' score distribution (embedding similarity), when the encoder is used."""
-        if self.embeddings is None:
-            return None
-        m = self.max_score + 1
-        start = self._embedding_start() + m + 1 + m * len(self.config.neighbours)
-        return features[:, start : start + m]
-
-    def _embedding_start(self) -> int:
-        m = self.max_score + 1
-        n_neighbours = m * len(self.config.neighbours)
-        return 3 * m + 1 + 2 * n_neighbours + 2 + (1 if self.reference_matrix is not None else 0)
+        return features[:, self.columns["purity"]] if "purity" in self.columns else None
 
     def logistic_expected(self, features: np.ndarray) -> np.ndarray:
         """The all-features logistic regression's expected score, read from the stacked features."""
-        return features[:, : self.max_score + 1] @ np.arange(self.max_score + 1)
+        return features[:, self.columns["logistic_all"]] @ np.arange(self.max_score + 1)
 
     def ridge_column(self, features: np.ndarray) -> np.ndarray:
-        return features[:, 3 * (self.max_score + 1)]
+        return features[:, self.columns["ridge"]][:, 0]
 
 
 def _lengths(texts: list[str]) -> np.ndarray:
