@@ -157,32 +157,39 @@ def gaze_windows(
     rules = rules or FlagRules()
     base = baseline or DEFAULT_BASELINE
     found = glances(frames, base, rules)
-    ordered = sorted(frames, key=lambda f: f.t)
     out: list[GazeWindow] = []
-    if not ordered:
+    if not frames:
         return out
-    for k in range(int(ordered[-1].t // seconds) + 1):
+    count = int(max(f.t for f in frames) // seconds) + 1
+    # One pass over the frames: per window, the measured frames and how many of them fall inside each side's
+    # glances (glances do not overlap, so a frame is in at most one).
+    measured = [0] * count
+    per_window = [{"left": 0, "right": 0} for _ in range(count)]
+    for f in frames:
+        if gaze_side(f, base, rules) is None:
+            continue
+        k = int(f.t // seconds)
+        measured[k] += 1
+        glance = next((g for g in found if g.start <= f.t < g.end), None)
+        if glance is not None:
+            per_window[k][glance.side] += 1
+    onsets = {int(g.start // seconds): g for g in reversed(found)}  # the first glance beginning in each window
+    for k in range(count):
         start, end = k * seconds, (k + 1) * seconds
-        inside = [f for f in ordered if start <= f.t < end and gaze_side(f, base, rules)]
-        if not inside:
+        if not measured[k]:
             out.append(GazeWindow(start, end, "uncertain", 0, 0, None, "no gaze measured in this window"))
             continue
-        per_side = {"left": 0, "right": 0}
-        for f in inside:
-            for glance in found:
-                if glance.start <= f.t < glance.end:
-                    per_side[glance.side] += 1
-                    break
+        per_side = per_window[k]
         in_glance = per_side["left"] + per_side["right"]
-        onset = next((g for g in found if start <= g.start < end), None)
+        onset = onsets.get(k)
         if onset is not None:
             label, reason = onset.side, f"a glance {onset.side} begins at {onset.start:.2f} s"
-        elif 2 * in_glance >= len(inside):
+        elif 2 * in_glance >= measured[k]:
             label = max(per_side, key=lambda side: per_side[side])
-            reason = f"{in_glance} of {len(inside)} frames inside a glance"
+            reason = f"{in_glance} of {measured[k]} frames inside a glance"
         else:
-            label, reason = "centre", f"{in_glance} of {len(inside)} frames inside a glance"
-        out.append(GazeWindow(start, end, label, len(inside), in_glance, onset.start if onset else None, reason))
+            label, reason = "centre", f"{in_glance} of {measured[k]} frames inside a glance"
+        out.append(GazeWindow(start, end, label, measured[k], in_glance, onset.start if onset else None, reason))
     return out
 
 
