@@ -24,8 +24,8 @@ from sklearn.linear_model import Ridge
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from grading.encoder import embed, encoder_info  # noqa: E402
-from grading.ml import FeatureConfig, agreement, fit_item, normalise, qwk, threshold_for_coverage  # noqa: E402
+from grading.encoder import encoder_info  # noqa: E402
+from grading.ml import FeatureConfig, agreement, encode, fit_item, qwk, threshold_for_coverage  # noqa: E402
 from grading.objective import score_objective  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "asap-sas"
@@ -48,7 +48,11 @@ def asap(prompts: list[int]) -> None:
         print(f"{DATA} is not here: skipping the ASAP-SAS grader benchmark")
         return
     config = FeatureConfig()
-    print(f"encoder: {encoder_info().key}, layers {config.encoder_layers}" if config.encoder else "encoder: none")
+    print(
+        f"encoder: {encoder_info().key}, layers {config.encoder_layers}, {config.concepts} clause concepts"
+        if config.encoder
+        else "encoder: none"
+    )
     print(
         f"{'prompt':>6}{'ours':>8}{'S1 only':>9}{'baseline':>10}{'human':>8}{'exact':>8}{'exact@50%':>11}"
         f"{'accepted':>10}{'cov@95%':>9}{'exact':>7}{'method':>10}{'cv':>7}{'fit s':>7}{'embed s':>8}{'pred ms':>8}"
@@ -61,15 +65,15 @@ def asap(prompts: list[int]) -> None:
         # The training answers are encoded once and shared by both fits (what fit_item would do by itself);
         # the time is reported on its own. Validation answers are encoded inside predict, as in production.
         start = time.perf_counter()
-        train_e = embed([normalise(t) for t in train_x], layers=config.encoder_layers) if config.encoder else None
+        train_e = encode(train_x, config) if config.encoder else None
         embed_seconds = time.perf_counter() - start
         start = time.perf_counter()
-        grader = fit_item(str(prompt), train_x, train_y, second_scores=train_y2, config=config, embeddings=train_e)
+        grader = fit_item(str(prompt), train_x, train_y, second_scores=train_y2, config=config, encoding=train_e)
         seconds = time.perf_counter() - start
         start = time.perf_counter()
         predicted, confidence = grader.predict(val_x)
         predict_ms = (time.perf_counter() - start) / len(val_x) * 1000
-        single, _ = fit_item(str(prompt), train_x, train_y, config=config, embeddings=train_e).predict(val_x)
+        single, _ = fit_item(str(prompt), train_x, train_y, config=config, encoding=train_e).predict(val_x)
         accepted = confidence >= threshold_for_coverage(confidence, 0.5)
         # The examiner's 95 % threshold comes from the out-of-fold curve on training answers only.
         point = grader.threshold_for_agreement(0.95)

@@ -76,22 +76,37 @@ def prepare_database(url: str, students: int) -> tuple[str, int, list[int]]:
     app = create_app()
     with app.app_context():
         db.create_all()
-        teacher = User(username="teacher", display_name="Teacher", role=Role.EXAMINER,
-                       password_hash=hash_password(PASSWORD, fast=True))
+        teacher = User(
+            username="teacher",
+            display_name="Teacher",
+            role=Role.EXAMINER,
+            password_hash=hash_password(PASSWORD, fast=True),
+        )
         subject = Subject(code="MATH", name_en="Mathematics", name_zh="数学")
         bank = ItemBank(name="Bench", subject=subject, owner=teacher)
         now = utcnow()
-        exam = Exam(title="Load test", owner=teacher, subject=subject, bank=bank, opens_at=now - timedelta(minutes=1),
-                    closes_at=now + timedelta(hours=3), duration_minutes=120, shuffle_items=True,
-                    shuffle_options=True)
+        exam = Exam(
+            title="Load test",
+            owner=teacher,
+            subject=subject,
+            bank=bank,
+            opens_at=now - timedelta(minutes=1),
+            closes_at=now + timedelta(hours=3),
+            duration_minutes=120,
+            shuffle_items=True,
+            shuffle_options=True,
+        )
         db.session.add_all([teacher, subject, bank, exam])
         paper_ids = []
         for n in range(20):
             item = Item(bank=bank, type=ItemType.SINGLE_CHOICE)
-            version = ItemVersion(item=item, stem=f"Question {n}: 2 + {n} = ?",
-                                  options=[{"key": k, "text": str(n + d)} for k, d in zip("ABCD", (1, 2, 3, 4),
-                                                                                        strict=True)],
-                                  key="B", points=1.0)
+            version = ItemVersion(
+                item=item,
+                stem=f"Question {n}: 2 + {n} = ?",
+                options=[{"key": k, "text": str(n + d)} for k, d in zip("ABCD", (1, 2, 3, 4), strict=True)],
+                key="B",
+                points=1.0,
+            )
             paper = PaperItem(exam=exam, position=n, item_version=version, points=1.0)
             db.session.add_all([item, version, paper])
             db.session.flush()
@@ -100,8 +115,9 @@ def prepare_database(url: str, students: int) -> tuple[str, int, list[int]]:
         # Password hashing is not what this bench measures: the students share one (fast-parameter) hash.
         shared_hash = hash_password(PASSWORD, fast=True)
         for i in range(students):
-            user = User(username=f"load{i:04d}", display_name=f"Student {i}", role=Role.STUDENT,
-                        password_hash=shared_hash)
+            user = User(
+                username=f"load{i:04d}", display_name=f"Student {i}", role=Role.STUDENT, password_hash=shared_hash
+            )
             db.session.add(user)
             db.session.add(Candidate(exam=exam, user=user))
         db.session.flush()
@@ -187,8 +203,7 @@ async def run(base: str, exam_id: int, students: int, ramp: float, minutes: floa
             pid = random.choice(s.items)
             s.seq[pid] = s.seq.get(pid, 0) + 1
             answer = random.choice("ABCD")
-            body = {"op_id": uuid.uuid4().hex, "paper_item_id": pid, "answer": answer, "seq": s.seq[pid],
-                    "tab": s.tab}
+            body = {"op_id": uuid.uuid4().hex, "paper_item_id": pid, "answer": answer, "seq": s.seq[pid], "tab": s.tab}
             for _attempt in range(5):  # the outbox's resend, with the same op_id
                 t = time.perf_counter()
                 try:
@@ -219,8 +234,10 @@ def verify(url: str, crowd: list[Student]) -> tuple[int, int, int]:
     acked = [(op, s.sitting, pid, ans, seq) for s in crowd for op, pid, ans, seq in s.acked]
     with engine.connect() as conn:
         receipts = {row[0] for row in conn.execute(text("SELECT op_id FROM save_receipts"))}
-        stored = {(r[0], r[1]): (r[2], r[3]) for r in conn.execute(
-            text("SELECT sitting_id, paper_item_id, answer, client_seq FROM responses"))}
+        stored = {
+            (r[0], r[1]): (r[2], r[3])
+            for r in conn.execute(text("SELECT sitting_id, paper_item_id, answer, client_seq FROM responses"))
+        }
     engine.dispose()
     missing = sum(1 for op, *_ in acked if op not in receipts)
     latest: dict[tuple[int, int], tuple[int, str]] = {}
@@ -249,9 +266,24 @@ def main() -> None:
     env = {**os.environ, "DATABASE_URL": bench_url, "LOGIN_RATE_LIMIT": "100000 per minute"}
     env.pop("CELERY_BROKER_URL", None)
     server = subprocess.Popen(
-        [str(ROOT / ".venv/bin/gunicorn"), "-w", str(args.workers), "-k", "gthread", "--threads", str(args.threads),
-         "-b", f"127.0.0.1:{port}", "--keep-alive", "30", "--log-level", "warning", "wsgi:app"],
-        cwd=ROOT, env=env,
+        [
+            str(ROOT / ".venv/bin/gunicorn"),
+            "-w",
+            str(args.workers),
+            "-k",
+            "gthread",
+            "--threads",
+            str(args.threads),
+            "-b",
+            f"127.0.0.1:{port}",
+            "--keep-alive",
+            "30",
+            "--log-level",
+            "warning",
+            "wsgi:app",
+        ],
+        cwd=ROOT,
+        env=env,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -267,18 +299,26 @@ def main() -> None:
         server.wait(timeout=30)
     acked, missing, wrong = verify(bench_url, result["crowd"])
     ms = 1000
-    print(f"\nload: {args.students} students, start ramp {args.ramp:g} s, a save every {args.interval:g} s for "
-          f"{args.minutes:g} min; gunicorn {args.workers} workers x {args.threads} threads on PostgreSQL, 2 cores")
+    print(
+        f"\nload: {args.students} students, start ramp {args.ramp:g} s, a save every {args.interval:g} s for "
+        f"{args.minutes:g} min; gunicorn {args.workers} workers x {args.threads} threads on PostgreSQL, 2 cores"
+    )
     print(f"{'':8}{'n':>8}{'p50 ms':>10}{'p95 ms':>10}{'p99 ms':>10}{'max ms':>10}")
     for name in ("start", "save"):
         v = result[name]
-        print(f"{name:8}{len(v):>8}{percentile(v, 50) * ms:>10.1f}{percentile(v, 95) * ms:>10.1f}"
-              f"{percentile(v, 99) * ms:>10.1f}{max(v, default=float('nan')) * ms:>10.1f}")
+        print(
+            f"{name:8}{len(v):>8}{percentile(v, 50) * ms:>10.1f}{percentile(v, 95) * ms:>10.1f}"
+            f"{percentile(v, 99) * ms:>10.1f}{max(v, default=float('nan')) * ms:>10.1f}"
+        )
     total = len(result["start"]) + len(result["save"])
-    print(f"throughput: {total / result['elapsed']:.1f} requests/s over {result['elapsed']:.0f} s; "
-          f"errors: {sum(result['errors'].values())} {result['errors'] or ''}")
-    print(f"acknowledged saves: {acked}; missing from the database: {missing}; stored answer differs from the "
-          f"latest acknowledged: {wrong}")
+    print(
+        f"throughput: {total / result['elapsed']:.1f} requests/s over {result['elapsed']:.0f} s; "
+        f"errors: {sum(result['errors'].values())} {result['errors'] or ''}"
+    )
+    print(
+        f"acknowledged saves: {acked}; missing from the database: {missing}; stored answer differs from the "
+        f"latest acknowledged: {wrong}"
+    )
     print("verdict:", "OK, no acknowledged answer lost" if missing == 0 and wrong == 0 else "ANSWERS LOST")
 
 

@@ -24,12 +24,13 @@ import hashlib
 import re
 import unicodedata
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 
 import numpy as np
 import sklearn
 from scipy.sparse import csr_matrix, hstack, vstack
+from sklearn.cluster import MiniBatchKMeans
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import StratifiedKFold
@@ -37,12 +38,14 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVR
 
-MODEL_FORMAT = "smart-exam-grader/5"  # 4: the SVR level-1 model on the embeddings; 5: named feature columns
+# 4: the SVR level-1 model on the embeddings; 5: named feature columns; 6: clause concepts
+MODEL_FORMAT = "smart-exam-grader/6"
 CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 WORD = re.compile(r"[A-Za-z0-9]+(?:'[A-Za-z]+)?")
 PUNCTUATION = re.compile(r"[^\w\s]", re.UNICODE)
 MIN_TRAIN = 30
 PREDICT_BATCH = 2000
+CLAUSE_BREAK = re.compile(r"[.!?;,:\u3002\uff01\uff1f\uff1b\uff0c\uff1a\u3001\n]+")
 
 
 class GraderError(ValueError):
@@ -62,6 +65,69 @@ def tokens(text: str) -> list[str]:
 def normalise(text: str) -> str:
     """Unicode width (NFKC) and case folding, whitespace squeezed."""
     return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text or "")).strip().lower()
+
+
+def clauses(text: str, window: int = 12, stride: int = 6) -> list[str]:
+    """An answer cut into the pieces a key idea fits in: clauses between punctuation marks, and windows of
+    `window` words (every `stride` words) over clauses longer than 1.5 windows, as run-on answers have no commas.
+
+    Words are `tokens` (jieba words in Chinese text, joined again without spaces)."""
+    out = []
+    for clause in CLAUSE_BREAK.split(text):
+        words = tokens(clause)
+        if not words:
+            continue
+        joiner = "" if CJK.search(clause) else " "
+        if len(words) <= window * 3 // 2:
+            out.append(joiner.join(words))
+            continue
+        starts = range(0, max(1, len(words) - window + stride), stride)
+        out.extend(joiner.join(words[i : i + window]) for i in starts)
+    return out
+
+
+@dataclass(frozen=True)
+class Encoding:
+    """Encoder vectors of a list of answers: one per answer (`answers`) and one per clause (`clauses`, of
+    answer `owner[i]`; owners ascending, answers without words have none)."""
+
+    answers: np.ndarray
+    clauses: np.ndarray
+    owner: np.ndarray
+
+    def take(self, index: np.ndarray) -> Encoding:
+        """The encoding of the answers `index` (distinct, ascending), their clauses renumbered to match."""
+        index = np.asarray(index)
+        position = np.full(len(self.answers), -1)
+        position[index] = np.arange(len(index))
+        keep = position[self.owner] >= 0
+        return Encoding(self.answers[index], self.clauses[keep], position[self.owner[keep]])
+
+    def __len__(self) -> int:
+        return len(self.answers)
+
+
+def concept_similarity(encoding: Encoding, concepts: np.ndarray) -> np.ndarray:
+    """Per answer and concept (unit vectors): the cosine similarity of the answer's closest clause to it, clipped
+    at 0 (0 for answers without clauses): does the answer say this somewhere, in whatever words."""
+    out = np.zeros((len(encoding), len(concepts)))
+    if not len(encoding.owner):
+        return out
+    similarity = np.maximum(encoding.clauses @ concepts.T, 0.0)
+    owners, starts = np.unique(encoding.owner, return_index=True)
+    out[owners] = np.maximum.reduceat(similarity, starts, axis=0)
+    return out
+
+
+def fit_concepts(clause_vectors: np.ndarray, k: int, seed: int = 0) -> np.ndarray | None:
+    """The `k` key ideas of a set of answers: k-means centres of their clause vectors, as unit vectors (fewer
+    when there are few clauses; None when there are too few to cluster)."""
+    k = min(k, len(clause_vectors) // 4)
+    if k < 2:
+        return None
+    model = MiniBatchKMeans(n_clusters=k, random_state=seed, n_init=3, batch_size=2048).fit(clause_vectors)
+    centres = model.cluster_centers_
+    return centres / np.maximum(np.linalg.norm(centres, axis=1, keepdims=True), 1e-12)
 
 
 def qwk(a: np.ndarray, b: np.ndarray) -> float:
@@ -143,6 +209,12 @@ class FeatureConfig:
     # An RBF support-vector regression on the embeddings (its C; 0 = none): the one level-1 model that is not
     # linear in the embeddings nor a plain neighbour vote, so it adds what the others cannot express.
     embedding_svr_c: float = 1.0
+    # Clause concepts (0 = none): k-means centres of the training answers' clause embeddings; each answer is
+    # described by its closest clause's similarity to each, next to its mean embedding, for a logistic and a ridge
+    # regression. The mean embedding of a long answer blurs the one sentence that earns the point; this does not.
+    concepts: int = 96
+    concept_c: float = 1.0
+    concept_alpha: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -166,7 +238,7 @@ class _Level1:
         )
 
     def fit(
-        self, texts: list[str], y: np.ndarray, second: np.ndarray | None = None, embeddings: np.ndarray | None = None
+        self, texts: list[str], y: np.ndarray, second: np.ndarray | None = None, encoding: Encoding | None = None
     ) -> _Level1:
         # Terms seen once are noise in large training sets but are all there is in small ones.
         min_df = 2 if len(texts) >= 200 else 1
@@ -190,14 +262,26 @@ class _Level1:
         self.logistic_word = LogisticRegression(C=c, max_iter=3000).fit(rows(self.word_train), labels)
         self.ridge = Ridge(alpha=self.config.ridge_alpha).fit(x, target)
         self.reference_matrix = self.char.transform(self.references) if self.references else None
-        self.embeddings = embeddings
-        if embeddings is not None:
+        self.embeddings = embeddings = None if encoding is None else encoding.answers
+        self.concepts: np.ndarray | None = None
+        if encoding is not None and embeddings is not None:
             e = embeddings if second is None else np.vstack([embeddings, embeddings])
             self.logistic_emb = LogisticRegression(C=self.config.embedding_c, max_iter=3000).fit(e, labels)
             self.ridge_emb = Ridge(alpha=self.config.embedding_alpha).fit(embeddings, target)
-            self.reference_embeddings = _embed(self.references, self.config) if self.references else None
+            self.reference_embeddings = (
+                _encode_normalised(self.references, replace(self.config, concepts=0)).answers
+                if self.references
+                else None
+            )
             svr_c = self.config.embedding_svr_c
             self.svr_emb = SVR(C=svr_c, gamma="scale").fit(embeddings, target) if svr_c else None
+            if self.config.concepts:
+                self.concepts = fit_concepts(encoding.clauses, self.config.concepts)
+            if self.concepts is not None:
+                z = self._concept_design(encoding)
+                z2 = z if second is None else np.vstack([z, z])
+                self.logistic_concept = LogisticRegression(C=self.config.concept_c, max_iter=3000).fit(z2, labels)
+                self.ridge_concept = Ridge(alpha=self.config.concept_alpha).fit(z, target)
         self.columns = self._layout()
         return self
 
@@ -215,11 +299,17 @@ class _Level1:
                 widths.append(("reference_emb", 1))
             if self.svr_emb is not None:
                 widths.append(("svr_emb", 1))
+            if self.concepts is not None:
+                widths += [("logistic_concept", m), ("ridge_concept", 1)]
         out, start = {}, 0
         for name, width in widths:
             out[name] = slice(start, start + width)
             start += width
         return out
+
+    def _concept_design(self, encoding: Encoding) -> np.ndarray:
+        assert self.concepts is not None
+        return np.hstack([concept_similarity(encoding, self.concepts), encoding.answers])
 
     @staticmethod
     def _design(char: csr_matrix, word: csr_matrix, lengths: np.ndarray) -> csr_matrix:
@@ -247,8 +337,8 @@ class _Level1:
         labels = self.y[nearest]
         return np.column_stack([(labels == score).mean(axis=1) for score in range(self.max_score + 1)])
 
-    def transform(self, texts: list[str], embeddings: np.ndarray | None = None) -> np.ndarray:
-        """Level-1 features of the answers (the embeddings are required when the models were fitted with them)."""
+    def transform(self, texts: list[str], encoding: Encoding | None = None) -> np.ndarray:
+        """Level-1 features of the answers (their encoding is required when the models were fitted with one)."""
         char, word, lengths = self.char.transform(texts), self.word.transform(texts), _lengths(texts)
         x = self._design(char, word, lengths)
         blocks = {
@@ -263,8 +353,9 @@ class _Level1:
         if self.reference_matrix is not None:
             blocks["reference"] = (char @ self.reference_matrix.T).toarray().max(axis=1)[:, None]
         if self.embeddings is not None:
-            if embeddings is None or len(embeddings) != len(texts):
+            if encoding is None or len(encoding) != len(texts):
                 raise GraderError("this grader uses encoder embeddings; none (or the wrong number) were given")
+            embeddings = encoding.answers
             # Rows are unit vectors per layer, so the product is the mean cosine similarity over the layers.
             similarity = embeddings @ self.embeddings.T / len(self.config.encoder_layers)
             blocks["logistic_emb"] = self._probs(self.logistic_emb, embeddings)
@@ -275,13 +366,17 @@ class _Level1:
                 blocks["reference_emb"] = (embeddings @ self.reference_embeddings.T).max(axis=1)[:, None]
             if self.svr_emb is not None:
                 blocks["svr_emb"] = self.svr_emb.predict(embeddings)[:, None]
+            if self.concepts is not None:
+                z = self._concept_design(encoding)
+                blocks["logistic_concept"] = self._probs(self.logistic_concept, z)
+                blocks["ridge_concept"] = self.ridge_concept.predict(z)[:, None]
         return np.hstack([blocks[name] for name in self.columns])
 
     def base_scores(self, features: np.ndarray) -> np.ndarray:
         """Each level-1 model's own score estimate (expected score or regression), one column per model."""
         grades = np.arange(self.max_score + 1)
-        expected = ("logistic_all", "logistic_char", "logistic_word", "logistic_emb")
-        regressions = ("ridge", "ridge_emb", "svr_emb")
+        expected = ("logistic_all", "logistic_char", "logistic_word", "logistic_emb", "logistic_concept")
+        regressions = ("ridge", "ridge_emb", "svr_emb", "ridge_concept")
         columns = [features[:, self.columns[name]] @ grades for name in expected if name in self.columns]
         columns += [features[:, self.columns[name]][:, 0] for name in regressions if name in self.columns]
         return np.column_stack(columns)
@@ -374,23 +469,24 @@ class ItemGrader:
             return self.level1.ridge_column(features)
         return self.stack_regressor.predict(features)
 
-    def predict(self, texts: list[str], embeddings: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def predict(self, texts: list[str], encoding: Encoding | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Whole scores and a calibrated confidence (estimated probability that a human gives the same score).
 
-        `embeddings` (from `grading.encoder.embed` of the normalised texts with this grader's layers) saves
-        encoding the answers again when the caller has them; by default the installed encoder computes them after
-        checking it is the one the grader was fitted with."""
+        `encoding` (`encode` of the texts with this grader's config) saves encoding the answers again when the
+        caller has it; by default the installed encoder computes it after checking it is the one the grader was
+        fitted with."""
         if not texts:
             return np.zeros(0, int), np.zeros(0)
         normalised = [normalise(t) for t in texts]
-        if self.encoder is not None and embeddings is None:
+        if self.encoder is not None and encoding is None:
             check_encoder(self.encoder, f"item {self.item_id}")
-            embeddings = _embed(normalised, self.config)
+            encoding = _encode_normalised(normalised, self.config)
         # In batches: the neighbour features need a dense batch x training-answers similarity matrix.
         features = np.vstack(
             [
                 self.level1.transform(
-                    normalised[i : i + PREDICT_BATCH], None if embeddings is None else embeddings[i : i + PREDICT_BATCH]
+                    normalised[i : i + PREDICT_BATCH],
+                    None if encoding is None else encoding.take(np.arange(i, min(i + PREDICT_BATCH, len(normalised)))),
                 )
                 for i in range(0, len(normalised), PREDICT_BATCH)
             ]
@@ -422,14 +518,22 @@ def _confidence(model: Pipeline | None, constant: float, features: np.ndarray) -
     return model.predict_proba(features)[:, 1]
 
 
-def _embed(texts: list[str], config: FeatureConfig) -> np.ndarray:
-    """The encoder's embeddings of (normalised) texts; a clear GraderError when the encoder is not installed."""
+def encode(texts: list[str], config: FeatureConfig | None = None) -> Encoding:
+    """The encoder's vectors of answers and (with `config.concepts`) of their clauses, in one pass through the
+    encoder; a clear GraderError when the encoder is not installed."""
+    return _encode_normalised([normalise(t) for t in texts], config or FeatureConfig())
+
+
+def _encode_normalised(texts: list[str], config: FeatureConfig) -> Encoding:
     from grading.encoder import EncoderMissing, embed
 
+    pieces = [clauses(t) for t in texts] if config.concepts else [[] for _ in texts]
+    owner = np.repeat(np.arange(len(texts)), [len(p) for p in pieces])
     try:
-        return embed(texts, layers=config.encoder_layers)
+        vectors = embed(texts + [c for p in pieces for c in p], layers=config.encoder_layers)
     except EncoderMissing as err:
         raise GraderError(str(err)) from err
+    return Encoding(vectors[: len(texts)], vectors[len(texts) :], owner)
 
 
 def current_encoder() -> str:
@@ -469,7 +573,7 @@ def fit_item(
     second_scores: list[int] | np.ndarray | None = None,
     config: FeatureConfig | None = None,
     seed: int = 0,
-    embeddings: np.ndarray | None = None,
+    encoding: Encoding | None = None,
 ) -> ItemGrader:
     """Train one item's grader from human-scored answers (at least 30, with at least two different scores).
 
@@ -477,8 +581,8 @@ def fit_item(
     are a second rater's scores of the same answers: extra training signal; cut points, QWK and confidence are
     still fitted against `scores`. The returned grader carries its cross-validated QWK and the out-of-fold
     coverage/agreement curve an examiner picks an auto-accept threshold from. With `config.encoder` the answers'
-    sentence embeddings are features too (`embeddings`: precomputed by `grading.encoder.embed` of the normalised
-    texts with `config.encoder_layers`; computed here when not given).
+    sentence embeddings (and their clauses', with `config.concepts`) are features too (`encoding`: precomputed by
+    `encode(texts, config)`; computed here when not given).
     """
     config = config or FeatureConfig()
     y = np.asarray(scores)
@@ -506,14 +610,14 @@ def fit_item(
     refs = [normalise(t) for t in references or [] if normalise(t)]
     encoder = current_encoder() if config.encoder else None
     if not config.encoder:
-        embeddings = None
-    elif embeddings is None:
-        embeddings = _embed(normalised, config)
-    elif embeddings.shape != (len(y), 384 * len(config.encoder_layers)):
-        raise GraderError(f"item {item_id}: embeddings of shape {embeddings.shape} for {len(y)} answers")
+        encoding = None
+    elif encoding is None:
+        encoding = _encode_normalised(normalised, config)
+    elif encoding.answers.shape != (len(y), 384 * len(config.encoder_layers)):
+        raise GraderError(f"item {item_id}: embeddings of shape {encoding.answers.shape} for {len(y)} answers")
 
-    def rows(index: np.ndarray) -> np.ndarray | None:
-        return None if embeddings is None else embeddings[index]
+    def rows(index: np.ndarray) -> Encoding | None:
+        return None if encoding is None else encoding.take(index)
 
     # Level 1 out of fold: every training answer gets features from models that never saw it.
     splits = _folds(y, config.folds, seed)
@@ -526,7 +630,7 @@ def fit_item(
         oof = np.zeros((len(y), block.shape[1])) if oof is None else oof
         oof[test] = block
     assert oof is not None
-    final1 = _Level1(config, max_score, refs).fit(normalised, y, second, embeddings)
+    final1 = _Level1(config, max_score, refs).fit(normalised, y, second, encoding)
 
     # Level 2 out of fold on the level-1 features (other folds, so its cut points are not tuned on its own fit).
     stack_oof = np.zeros(len(y))

@@ -41,8 +41,10 @@ def train(session: Session, paper_item: PaperItem, user: User) -> GraderModel:
     item_id = paper_item.item_version.item_id
     rows = [(str(item_id), _text(r.answer), round(r.score or 0)) for r in human_scored(session, item_id)]
     if len(rows) < 30:
-        raise ValidationFailed.of("The grader was not trained.", [Problem(
-            "answers", f"{len(rows)} human-scored answers; at least 30 are needed to train", value=len(rows))])
+        raise ValidationFailed.of(
+            "The grader was not trained.",
+            [Problem("answers", f"{len(rows)} human-scored answers; at least 30 are needed to train", value=len(rows))],
+        )
     try:
         bundle = fit_bundle(rows)
     except GraderError as err:

@@ -300,17 +300,16 @@ def test_grader_uses_the_encoder_features() -> None:
     from grading.ml import current_encoder
 
     assert grader.encoder == current_encoder() and grader.level1.embeddings is not None
-    from grading.encoder import embed
-    from grading.ml import normalise
+    from grading.ml import Encoding, encode, normalise
 
     test_texts = ["chlorophyll captures light to make sugar and releases oxygen", "animals eat plants", "I don't know"]
-    real = embed([normalise(t) for t in test_texts])
-    _, confidence = grader.predict(test_texts, embeddings=real)
+    real = encode(test_texts)
+    _, confidence = grader.predict(test_texts, encoding=real)
     assert np.allclose(confidence, grader.predict(test_texts)[1])
     # Other embeddings for the same texts move the level-1 features and the stacked models' outputs.
     normalised = [normalise(t) for t in test_texts]
     features = grader.level1.transform(normalised, real)
-    moved = grader.level1.transform(normalised, real[::-1].copy())
+    moved = grader.level1.transform(normalised, Encoding(real.answers[::-1].copy(), real.clauses, real.owner))
     without = fit_item("q4", texts, scores, config=FeatureConfig(encoder=False))
     plain = without.level1.transform(normalised).shape[1]
     assert without.encoder is None and without.level1.embeddings is None and features.shape[1] > plain
@@ -322,18 +321,74 @@ def test_grader_uses_the_encoder_features() -> None:
 
 def test_svr_on_the_embeddings_is_a_level1_model() -> None:
     texts, scores = _answers(EN, 80, seed=12)
-    grader = fit_item("q5", texts, scores)
-    off = fit_item("q5", texts, scores, config=FeatureConfig(embedding_svr_c=0.0))
+    grader = fit_item("q5", texts, scores, config=FeatureConfig(concepts=0))
+    off = fit_item("q5", texts, scores, config=FeatureConfig(concepts=0, embedding_svr_c=0.0))
     assert grader.level1.svr_emb is not None and off.level1.svr_emb is None
-    from grading.ml import normalise
+    from grading.ml import encode, normalise
 
     normalised = [normalise(t) for t in texts[:2]]
-    features = grader.level1.transform(normalised, grader.level1.embeddings[:2])
+    encoding = encode(texts[:2], FeatureConfig(concepts=0))
+    features = grader.level1.transform(normalised, encoding)
     # One more column (the SVR's score, last) that is also one more model in the agreement the confidence reads.
-    assert features.shape[1] == off.level1.transform(normalised, off.level1.embeddings[:2]).shape[1] + 1
+    assert features.shape[1] == off.level1.transform(normalised, encoding).shape[1] + 1
     base = grader.level1.base_scores(features)
     assert base.shape[1] == off.level1.base_scores(features[:, :-1]).shape[1] + 1
-    assert np.allclose(base[:, -1], grader.level1.svr_emb.predict(grader.level1.embeddings[:2]))
+    assert np.allclose(base[:, -1], grader.level1.svr_emb.predict(encoding.answers))
+
+
+def test_clauses_cut_answers_where_ideas_end() -> None:
+    from grading.ml import clauses
+
+    assert clauses("The mRNA leaves the nucleus. Then, it goes to a ribosome!") == [
+        "the mrna leaves the nucleus",
+        "then",
+        "it goes to a ribosome",
+    ]
+    assert clauses("光合作用需要光能，产生氧气。叶绿体是场所") == ["光合作用需要光能", "产生氧气", "叶绿体是场所"]
+    assert clauses("") == [] and clauses(" ... !") == []
+    # A run-on answer with no punctuation becomes overlapping windows of 12 words, every 6 words, to its end.
+    words = [f"w{i}" for i in range(25)]
+    windows = clauses(" ".join(words))
+    assert windows == [" ".join(words[i : i + 12]) for i in (0, 6, 12, 18)]
+    assert clauses(" ".join(words[:18])) == [" ".join(words[:18])]
+
+
+def test_concept_similarity_is_the_closest_clause_per_concept() -> None:
+    from grading.ml import Encoding, concept_similarity, fit_concepts
+
+    concepts = np.eye(3)
+    clause_vectors = np.array([[1.0, 0, 0], [0, 0.6, 0.8], [0, 0.8, -0.6], [-1.0, 0, 0]])
+    # Answers 0 and 2 have clauses, answer 1 has none (a blank answer).
+    encoding = Encoding(np.zeros((3, 3)), clause_vectors, np.array([0, 0, 2, 2]))
+    assert np.allclose(concept_similarity(encoding, concepts), [[1, 0.6, 0.8], [0, 0, 0], [0, 0.8, 0]])
+    part = encoding.take(np.array([1, 2]))  # renumbered: the old answer 2 is now answer 1
+    assert part.owner.tolist() == [1, 1] and np.allclose(part.clauses, clause_vectors[2:])
+    assert np.allclose(concept_similarity(part, concepts), [[0, 0, 0], [0, 0.8, 0]])
+    rng = np.random.default_rng(0)
+    centres = fit_concepts(np.vstack([rng.normal(c, 0.01, (20, 3)) for c in np.eye(3) * 5]), k=3)
+    assert centres is not None and np.allclose(np.linalg.norm(centres, axis=1), 1)
+    assert np.allclose(np.sort(np.abs(centres).argmax(axis=1)), [0, 1, 2], atol=0) and fit_concepts(centres, 3) is None
+
+
+def test_clause_concepts_are_a_level1_model() -> None:
+    texts, scores = _answers(EN, 80, seed=13)
+    grader = fit_item("q6", texts, scores)
+    off = fit_item("q6", texts, scores, config=FeatureConfig(concepts=0))
+    assert grader.level1.concepts is not None and off.level1.concepts is None
+    assert {"logistic_concept", "ridge_concept"} <= set(grader.level1.columns)
+    assert not {"logistic_concept", "ridge_concept"} & set(off.level1.columns)
+    from grading.ml import Encoding, encode, normalise
+
+    # The same answer vector with another clause: only the clause concepts (and what reads them) move.
+    answer = "plants use light energy to make glucose from carbon dioxide and water"
+    encoding = encode([answer, answer])
+    other = encode(["animals eat plants"])
+    swapped = Encoding(encoding.answers, np.vstack([encoding.clauses[:1], other.clauses]), np.array([0, 1]))
+    features = grader.level1.transform([normalise(answer)] * 2, swapped)
+    concept = grader.level1.columns["ridge_concept"]
+    others = [c for name, c in grader.level1.columns.items() if "concept" not in name]
+    assert not np.isclose(features[0, concept], features[1, concept]).all()
+    assert all(np.allclose(features[0, c], features[1, c]) for c in others)
 
 
 def test_bundle_from_another_encoder_is_refused(tmp_path: Path) -> None:
