@@ -8,7 +8,9 @@ Per item, a stacked ensemble trained from human-scored answers:
   regression, and nearest-neighbour similarities to the training answers of each score (and, when given, to the
   reference answers); on sentence embeddings of a pretrained encoder (all-MiniLM-L6-v2, `grading.encoder`,
   frozen): a logistic and a ridge regression, an RBF support-vector regression, nearest-neighbour similarities
-  per score and the scores of the nearest training answers;
+  per score and the scores of the nearest training answers; on clause concepts (k-means centres of the training
+  answers' clause embeddings, each answer described by its closest clause's similarity to each, beside its mean
+  embedding): a logistic and a ridge regression;
 - level 2, on the level-1 outputs computed out of fold: a ridge regression (a continuous score) and a logistic
   regression (a probability per score).
 
@@ -212,7 +214,7 @@ class FeatureConfig:
     # Clause concepts (0 = none): k-means centres of the training answers' clause embeddings; each answer is
     # described by its closest clause's similarity to each, next to its mean embedding, for a logistic and a ridge
     # regression. The mean embedding of a long answer blurs the one sentence that earns the point; this does not.
-    concepts: int = 96
+    concepts: int = 128
     concept_c: float = 1.0
     concept_alpha: float = 1.0
 
