@@ -97,6 +97,21 @@ class Encoding:
     clauses: np.ndarray
     owner: np.ndarray
 
+    def __post_init__(self) -> None:
+        # concept_similarity reads each answer's clauses as one contiguous run: say so here, not as a wrong score.
+        n, m = len(self.answers), len(self.clauses)
+        if self.answers.ndim != 2 or self.clauses.ndim != 2 or self.owner.shape != (m,):
+            raise GraderError(
+                f"encoding: answers {self.answers.shape}, clauses {self.clauses.shape} and owner "
+                f"{self.owner.shape} do not fit together (one owner per clause row)"
+            )
+        if m and (self.clauses.shape[1] != self.answers.shape[1]):
+            raise GraderError(
+                f"encoding: clause vectors of width {self.clauses.shape[1]}, answers {self.answers.shape[1]}"
+            )
+        if m and (self.owner.min() < 0 or self.owner.max() >= n or np.any(np.diff(self.owner) < 0)):
+            raise GraderError(f"encoding: clause owners must be ascending answer indices in [0, {n})")
+
     def take(self, index: np.ndarray) -> Encoding:
         """The encoding of the answers `index` (distinct, ascending), their clauses renumbered to match."""
         index = np.asarray(index)
@@ -231,9 +246,11 @@ class CoveragePoint:
 class _Level1:
     """The level-1 models fitted on one set of answers; `transform` gives the stacked features of new answers."""
 
-    def __init__(self, config: FeatureConfig, max_score: int, references: list[str]) -> None:
+    def __init__(
+        self, config: FeatureConfig, max_score: int, references: list[str], reference_embeddings: np.ndarray | None
+    ) -> None:
         self.config, self.max_score = config, max_score
-        self.references = references
+        self.references, self.reference_embeddings = references, reference_embeddings
         self.char = TfidfVectorizer(analyzer="char_wb", ngram_range=config.char_ngrams, sublinear_tf=True)
         self.word = TfidfVectorizer(
             tokenizer=tokens, token_pattern=None, lowercase=False, ngram_range=config.word_ngrams, sublinear_tf=True
@@ -266,15 +283,10 @@ class _Level1:
         self.reference_matrix = self.char.transform(self.references) if self.references else None
         self.embeddings = embeddings = None if encoding is None else encoding.answers
         self.concepts: np.ndarray | None = None
-        if encoding is not None and embeddings is not None:
+        if encoding is not None:
             e = embeddings if second is None else np.vstack([embeddings, embeddings])
             self.logistic_emb = LogisticRegression(C=self.config.embedding_c, max_iter=3000).fit(e, labels)
             self.ridge_emb = Ridge(alpha=self.config.embedding_alpha).fit(embeddings, target)
-            self.reference_embeddings = (
-                _encode_normalised(self.references, replace(self.config, concepts=0)).answers
-                if self.references
-                else None
-            )
             svr_c = self.config.embedding_svr_c
             self.svr_emb = SVR(C=svr_c, gamma="scale").fit(embeddings, target) if svr_c else None
             if self.config.concepts:
@@ -618,6 +630,11 @@ def fit_item(
     elif encoding.answers.shape != (len(y), 384 * len(config.encoder_layers)):
         raise GraderError(f"item {item_id}: embeddings of shape {encoding.answers.shape} for {len(y)} answers")
 
+    # The model answers' vectors are the same in every fold: encode them once.
+    reference_vectors = (
+        _encode_normalised(refs, replace(config, concepts=0)).answers if encoding is not None and refs else None
+    )
+
     def rows(index: np.ndarray) -> Encoding | None:
         return None if encoding is None else encoding.take(index)
 
@@ -625,14 +642,14 @@ def fit_item(
     splits = _folds(y, config.folds, seed)
     oof: np.ndarray | None = None
     for train, test in splits:
-        level1 = _Level1(config, max_score, refs).fit(
+        level1 = _Level1(config, max_score, refs, reference_vectors).fit(
             [normalised[i] for i in train], y[train], None if second is None else second[train], rows(train)
         )
         block = level1.transform([normalised[i] for i in test], rows(test))
         oof = np.zeros((len(y), block.shape[1])) if oof is None else oof
         oof[test] = block
     assert oof is not None
-    final1 = _Level1(config, max_score, refs).fit(normalised, y, second, encoding)
+    final1 = _Level1(config, max_score, refs, reference_vectors).fit(normalised, y, second, encoding)
 
     # Level 2 out of fold on the level-1 features (other folds, so its cut points are not tuned on its own fit).
     stack_oof = np.zeros(len(y))

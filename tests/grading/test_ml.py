@@ -370,6 +370,23 @@ def test_concept_similarity_is_the_closest_clause_per_concept() -> None:
     assert np.allclose(np.sort(np.abs(centres).argmax(axis=1)), [0, 1, 2], atol=0) and fit_concepts(centres, 3) is None
 
 
+def test_malformed_encoding_is_a_clear_error() -> None:
+    from grading.ml import Encoding
+
+    answers, clause_vectors = np.zeros((2, 4)), np.ones((3, 4))
+    with pytest.raises(GraderError, match=r"one owner per clause row"):
+        Encoding(answers, clause_vectors, np.array([0, 1]))
+    with pytest.raises(GraderError, match=r"clause vectors of width 3, answers 4"):
+        Encoding(answers, np.ones((1, 3)), np.array([0]))
+    with pytest.raises(GraderError, match=r"ascending answer indices in \[0, 2\)"):
+        Encoding(answers, clause_vectors, np.array([0, 2, 1]))
+    with pytest.raises(GraderError, match=r"ascending answer indices"):
+        Encoding(answers, clause_vectors, np.array([1, 0, 0]))
+    texts, scores = _answers(EN, 40, seed=14)
+    with pytest.raises(GraderError, match=r"item q7: embeddings of shape \(2, 4\) for 40 answers"):
+        fit_item("q7", texts, scores, encoding=Encoding(answers, clause_vectors, np.array([0, 0, 1])))
+
+
 def test_clause_concepts_are_a_level1_model() -> None:
     texts, scores = _answers(EN, 80, seed=13)
     grader = fit_item("q6", texts, scores)
