@@ -14,6 +14,12 @@ Per item, a stacked ensemble trained from human-scored answers:
 - level 2, on the level-1 outputs computed out of fold: a ridge regression (a continuous score) and a logistic
   regression (a probability per score).
 
+The level-1 models of each fold are kept (cross-fitting) and there is no refit on all answers: a new answer's
+level-1 features are the mean of the fold models' features, so level 2 sees features made the way its training
+features were (by models that never saw the answer, from 4/5 of the data) instead of a full-data refit's more
+confident ones, and the five fold models average out each other's noise. An answer's confidence is the least of
+the fold models' confidences in the score: it is auto-accepted only when each of them would accept it.
+
 Out-of-fold predictions on the training answers choose, by quadratic weighted kappa, between the rounded ridge,
 the logistic regression's expected score and the stack; they set the cut points that turn the continuous score
 into a whole score and they train the confidence model: the probability that the machine's score equals the
@@ -40,8 +46,9 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVR
 
-# 4: the SVR level-1 model on the embeddings; 5: named feature columns; 6: clause concepts
-MODEL_FORMAT = "smart-exam-grader/6"
+# 4: the SVR level-1 model on the embeddings; 5: named feature columns; 6: clause concepts; 7: cross-fitted
+# level-1 models (one per fold, averaged) instead of one refit on all answers
+MODEL_FORMAT = "smart-exam-grader/7"
 CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 WORD = re.compile(r"[A-Za-z0-9]+(?:'[A-Za-z]+)?")
 PUNCTUATION = re.compile(r"[^\w\s]", re.UNICODE)
@@ -455,7 +462,7 @@ class ItemGrader:
     item_id: str
     max_score: int
     config: FeatureConfig
-    level1: _Level1
+    folds: list[_Level1]  # the level-1 models of each cross-fitting fold; new answers get their mean features
     stack_regressor: Pipeline
     stack_classifier: Pipeline
     method: str  # "stack", "logistic" or "ridge": the out-of-fold winner
@@ -472,6 +479,12 @@ class ItemGrader:
     oof_truth: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
     encoder: str | None = None  # EncoderInfo.key of the encoder the grader was fitted with; None: no encoder
 
+    @property
+    def level1(self) -> _Level1:
+        """The first fold's level-1 models; every fold has the same feature layout, so its column accessors
+        (`columns`, `base_scores`, ...) serve all of them."""
+        return self.folds[0]
+
     def threshold_for_agreement(self, target: float = 0.95) -> CoveragePoint | None:
         """The auto-accept threshold that kept exact agreement >= target out of fold on the training answers."""
         return threshold_for_agreement(self.oof_confidence, self.oof_scores, self.oof_truth, target, min_accepted=10)
@@ -483,9 +496,37 @@ class ItemGrader:
             return self.level1.ridge_column(features)
         return self.stack_regressor.predict(features)
 
+    def _fold_features(self, texts: list[str], encoding: Encoding | None) -> list[np.ndarray]:
+        """Each fold's level-1 features of the (normalised) answers, in batches: the neighbour features need a
+        dense batch x training-answers similarity matrix."""
+        batches = [
+            (
+                texts[i : i + PREDICT_BATCH],
+                None if encoding is None else encoding.take(np.arange(i, min(i + PREDICT_BATCH, len(texts)))),
+            )
+            for i in range(0, len(texts), PREDICT_BATCH)
+        ]
+        return [np.vstack([fold.transform(part, rows) for part, rows in batches]) for fold in self.folds]
+
+    def _confidence_of(self, features: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        """The confidence model's probability that `scores` equal the human's, judged from one set of features."""
+        continuous = self._continuous(features)
+        probs = _class_probs(self.stack_classifier, features, self.max_score)
+        x = _confidence_features(
+            continuous,
+            self.cuts,
+            probs,
+            scores,
+            self.level1.base_scores(features),
+            self.level1.purity_columns(features),
+        )
+        return _confidence(self.confidence_model, self.constant_confidence, x)
+
     def predict(self, texts: list[str], encoding: Encoding | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Whole scores and a calibrated confidence (estimated probability that a human gives the same score).
 
+        The score comes from the fold models' mean features; the confidence is the least of the confidences each
+        fold model's own features give that score (the confidence model learnt from single-fold features).
         `encoding` (`encode` of the texts with this grader's config) saves encoding the answers again when the
         caller has it; by default the installed encoder computes it after checking it is the one the grader was
         fitted with."""
@@ -495,31 +536,9 @@ class ItemGrader:
         if self.encoder is not None and encoding is None:
             check_encoder(self.encoder, f"item {self.item_id}")
             encoding = _encode_normalised(normalised, self.config)
-        # In batches: the neighbour features need a dense batch x training-answers similarity matrix.
-        features = np.vstack(
-            [
-                self.level1.transform(
-                    normalised[i : i + PREDICT_BATCH],
-                    None if encoding is None else encoding.take(np.arange(i, min(i + PREDICT_BATCH, len(normalised)))),
-                )
-                for i in range(0, len(normalised), PREDICT_BATCH)
-            ]
-        )
-        continuous = self._continuous(features)
-        scores = np.clip(_apply_cuts(continuous, self.cuts), 0, self.max_score)
-        probs = _class_probs(self.stack_classifier, features, self.max_score)
-        confidence = _confidence(
-            self.confidence_model,
-            self.constant_confidence,
-            _confidence_features(
-                continuous,
-                self.cuts,
-                probs,
-                scores,
-                self.level1.base_scores(features),
-                self.level1.purity_columns(features),
-            ),
-        )
+        per_fold = self._fold_features(normalised, encoding)
+        scores = np.clip(_apply_cuts(self._continuous(np.mean(per_fold, axis=0)), self.cuts), 0, self.max_score)
+        confidence = np.min([self._confidence_of(features, scores) for features in per_fold], axis=0)
         blank = np.array([not t for t in normalised])
         scores[blank] = 0  # an empty answer scores nothing, with certainty
         confidence[blank] = 1.0
@@ -639,17 +658,22 @@ def fit_item(
         return None if encoding is None else encoding.take(index)
 
     # Level 1 out of fold: every training answer gets features from models that never saw it.
+    # The fold models are the grader's level 1 (no refit on all answers: see the module docstring).
     splits = _folds(y, config.folds, seed)
     oof: np.ndarray | None = None
+    folds: list[_Level1] = []
     for train, test in splits:
         level1 = _Level1(config, max_score, refs, reference_vectors).fit(
             [normalised[i] for i in train], y[train], None if second is None else second[train], rows(train)
         )
         block = level1.transform([normalised[i] for i in test], rows(test))
+        if oof is not None and block.shape[1] != oof.shape[1]:
+            raise GraderError(f"item {item_id}: too few answers with words to fit the same models in every fold")
         oof = np.zeros((len(y), block.shape[1])) if oof is None else oof
         oof[test] = block
+        folds.append(level1)
     assert oof is not None
-    final1 = _Level1(config, max_score, refs, reference_vectors).fit(normalised, y, second, encoding)
+    layout = folds[0]
 
     # Level 2 out of fold on the level-1 features (other folds, so its cut points are not tuned on its own fit).
     stack_oof = np.zeros(len(y))
@@ -660,8 +684,8 @@ def fit_item(
         probs_oof[test] = _class_probs(classifier.fit(oof[train], y[train]), oof[test], max_score)
     candidates = {
         "stack": stack_oof,
-        "logistic": final1.logistic_expected(oof),
-        "ridge": final1.ridge_column(oof),
+        "logistic": layout.logistic_expected(oof),
+        "ridge": layout.ridge_column(oof),
     }
     method_qwk, method_cuts = {}, {}
     for name, values in candidates.items():
@@ -675,7 +699,7 @@ def fit_item(
 
     confidence_model: Pipeline | None = None
     confidence_x = _confidence_features(
-        continuous, cuts, probs_oof, oof_scores, final1.base_scores(oof), final1.purity_columns(oof)
+        continuous, cuts, probs_oof, oof_scores, layout.base_scores(oof), layout.purity_columns(oof)
     )
     if 0 < correct.sum() < len(correct):
         confidence_model = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=1000))
@@ -689,7 +713,7 @@ def fit_item(
         item_id=item_id,
         max_score=max_score,
         config=config,
-        level1=final1,
+        folds=folds,
         stack_regressor=regressor,
         stack_classifier=classifier,
         method=method,

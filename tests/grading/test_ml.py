@@ -319,6 +319,29 @@ def test_grader_uses_the_encoder_features() -> None:
         grader.level1.transform([normalise(t) for t in test_texts])
 
 
+def test_level1_is_cross_fitted_and_averaged() -> None:
+    from grading.ml import encode, normalise
+
+    texts, scores = _answers(EN, 120, seed=14)
+    # Some markers' slips, so the grader is not sure of everything and has a confidence model.
+    noisy = np.where(np.random.default_rng(14).random(120) < 0.2, (np.array(scores) + 1) % 3, scores)
+    grader = fit_item("q7", texts, noisy)
+    assert grader.confidence_model is not None
+    # One level-1 fit per fold, each on the other folds' answers: no model saw every training answer.
+    assert len(grader.folds) == 5 and sorted(len(fold.y) for fold in grader.folds) == [96] * 5
+    test_texts, _ = _answers(EN, 30, seed=15)
+    encoding = encode(test_texts, grader.config)
+    per_fold = [fold.transform([normalise(t) for t in test_texts], encoding) for fold in grader.folds]
+    assert not np.allclose(per_fold[0], per_fold[1])
+    predicted, confidence = grader.predict(test_texts, encoding=encoding)
+    # The score is the chosen method's on the fold models' mean features.
+    mean = grader._continuous(np.mean(per_fold, axis=0))
+    assert np.array_equal(predicted, np.clip(np.searchsorted(np.sort(grader.cuts), mean), 0, 2))
+    # Auto-accepting needs every fold model's confidence in the score: the least of them is the answer's.
+    each = np.array([grader._confidence_of(features, predicted) for features in per_fold])
+    assert np.allclose(confidence, each.min(axis=0)) and np.any(each.max(axis=0) > confidence + 1e-6)
+
+
 def test_svr_on_the_embeddings_is_a_level1_model() -> None:
     texts, scores = _answers(EN, 80, seed=12)
     grader = fit_item("q5", texts, scores, config=FeatureConfig(concepts=0))
