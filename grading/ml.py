@@ -143,11 +143,18 @@ def concept_similarity(encoding: Encoding, concepts: np.ndarray) -> np.ndarray:
     return out
 
 
+def concept_count(clauses: int, wanted: int) -> int:
+    """How many concepts k-means finds in `clauses` clause vectors: at most `wanted`, at least four clauses each,
+    and 0 when that leaves fewer than two."""
+    k = min(wanted, clauses // 4)
+    return k if k >= 2 else 0
+
+
 def fit_concepts(clause_vectors: np.ndarray, k: int, seed: int = 0) -> np.ndarray | None:
     """The `k` key ideas of a set of answers: k-means centres of their clause vectors, as unit vectors (fewer
     when there are few clauses; None when there are too few to cluster)."""
-    k = min(k, len(clause_vectors) // 4)
-    if k < 2:
+    k = concept_count(len(clause_vectors), k)
+    if not k:
         return None
     model = MiniBatchKMeans(n_clusters=k, random_state=seed, n_init=3, batch_size=2048).fit(clause_vectors)
     centres = model.cluster_centers_
@@ -660,6 +667,11 @@ def fit_item(
     # Level 1 out of fold: every training answer gets features from models that never saw it.
     # The fold models are the grader's level 1 (no refit on all answers: see the module docstring).
     splits = _folds(y, config.folds, seed)
+    # New answers get the mean of the folds' features, so every fold must fit the same models: when one fold's
+    # answers have too few clauses to cluster, no fold uses clause concepts.
+    fold_clauses = [] if encoding is None else [int(np.isin(encoding.owner, train).sum()) for train, _ in splits]
+    if config.concepts and fold_clauses and min(concept_count(n, config.concepts) for n in fold_clauses) == 0:
+        config = replace(config, concepts=0)
     oof: np.ndarray | None = None
     folds: list[_Level1] = []
     for train, test in splits:
@@ -667,8 +679,6 @@ def fit_item(
             [normalised[i] for i in train], y[train], None if second is None else second[train], rows(train)
         )
         block = level1.transform([normalised[i] for i in test], rows(test))
-        if oof is not None and block.shape[1] != oof.shape[1]:
-            raise GraderError(f"item {item_id}: too few answers with words to fit the same models in every fold")
         oof = np.zeros((len(y), block.shape[1])) if oof is None else oof
         oof[test] = block
         folds.append(level1)

@@ -342,6 +342,27 @@ def test_level1_is_cross_fitted_and_averaged() -> None:
     assert np.allclose(confidence, each.min(axis=0)) and np.any(each.max(axis=0) > confidence + 1e-6)
 
 
+def test_item_with_too_few_clauses_for_every_fold_fits_without_concepts() -> None:
+    # Nine answers with words, one of them four clauses long: the folds that leave it out have too few clauses to
+    # cluster, the others enough. Averaged fold features need the same models in every fold, so none uses concepts.
+    worded = [
+        "plants make sugar from light, leaves capture sunlight, chlorophyll absorbs light, oxygen goes out",
+        "leaves capture sunlight",
+        "chlorophyll absorbs light energy",
+        "it uses light",
+        "sugar and oxygen come out",
+        "light water carbon dioxide",
+        "they grow",
+        "oxygen is released",
+        "glucose is made",
+    ]
+    grader = fit_item("sparse", [""] * 31 + worded, [0] * 31 + [2, 1, 2, 1, 2, 1, 1, 2, 2])
+    assert grader.config.concepts == 0 and all(fold.concepts is None for fold in grader.folds)
+    assert "logistic_concept" not in grader.level1.columns
+    scores, confidence = grader.predict(["plants make sugar from light", ""])
+    assert scores[1] == 0 and confidence[1] == 1.0 and 0 <= confidence[0] <= 1
+
+
 def test_svr_on_the_embeddings_is_a_level1_model() -> None:
     texts, scores = _answers(EN, 80, seed=12)
     grader = fit_item("q5", texts, scores, config=FeatureConfig(concepts=0))
