@@ -597,7 +597,9 @@ def check_encoder(fitted_with: str | None, what: str) -> None:
         )
 
 
-def _folds(y: np.ndarray, folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+def fold_splits(y: np.ndarray, folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The grader's stratified (train, test) index splits of answers scored `y`: `folds` of them, fewer when a
+    score is too rare to appear in every fold."""
     counts = np.bincount(y)
     # Stratified folds need each score in every fold; rare scores lower the fold count rather than fail.
     n = int(min(folds, max(2, counts[counts > 0].min())))
@@ -666,7 +668,7 @@ def fit_item(
 
     # Level 1 out of fold: every training answer gets features from models that never saw it.
     # The fold models are the grader's level 1 (no refit on all answers: see the module docstring).
-    splits = _folds(y, config.folds, seed)
+    splits = fold_splits(y, config.folds, seed)
     # New answers get the mean of the folds' features, so every fold must fit the same models: when one fold's
     # answers have too few clauses to cluster, no fold uses clause concepts.
     fold_clauses = [] if encoding is None else [int(np.isin(encoding.owner, train).sum()) for train, _ in splits]
@@ -688,7 +690,7 @@ def fit_item(
     # Level 2 out of fold on the level-1 features (other folds, so its cut points are not tuned on its own fit).
     stack_oof = np.zeros(len(y))
     probs_oof = np.zeros((len(y), max_score + 1))
-    for train, test in _folds(y, config.folds, seed + 1):
+    for train, test in fold_splits(y, config.folds, seed + 1):
         regressor, classifier = _stack_models(config)
         stack_oof[test] = regressor.fit(oof[train], target[train]).predict(oof[test])
         probs_oof[test] = _class_probs(classifier.fit(oof[train], y[train]), oof[test], max_score)

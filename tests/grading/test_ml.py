@@ -320,7 +320,7 @@ def test_grader_uses_the_encoder_features() -> None:
 
 
 def test_level1_is_cross_fitted_and_averaged() -> None:
-    from grading.ml import encode, normalise
+    from grading.ml import _apply_cuts, encode, normalise
 
     texts, scores = _answers(EN, 120, seed=14)
     # Some markers' slips, so the grader is not sure of everything and has a confidence model.
@@ -336,7 +336,7 @@ def test_level1_is_cross_fitted_and_averaged() -> None:
     predicted, confidence = grader.predict(test_texts, encoding=encoding)
     # The score is the chosen method's on the fold models' mean features.
     mean = grader._continuous(np.mean(per_fold, axis=0))
-    assert np.array_equal(predicted, np.clip(np.searchsorted(np.sort(grader.cuts), mean), 0, 2))
+    assert np.array_equal(predicted, np.clip(_apply_cuts(mean, grader.cuts), 0, 2))
     # Auto-accepting needs every fold model's confidence in the score: the least of them is the answer's.
     each = np.array([grader._confidence_of(features, predicted) for features in per_fold])
     assert np.allclose(confidence, each.min(axis=0)) and np.any(each.max(axis=0) > confidence + 1e-6)
